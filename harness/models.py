@@ -1,0 +1,460 @@
+"""The result model: origins, probe specs, observations, findings and run reports.
+
+This module is the bottom layer. It imports nothing but the standard library, so
+that scenarios, the runner, verdicts and every reporter can share it without cycles.
+Everything here is a frozen dataclass or a ``str`` enum, and every value that goes
+into ``report.json`` serializes through :func:`RunReport.to_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+SCHEMA_VERSION = 1
+"""Bumped whenever a field that consumers rely on changes meaning or disappears."""
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class Engine(str, enum.Enum):
+    """A browser engine corsproof can drive."""
+
+    CHROMIUM = "chromium"
+    FIREFOX = "firefox"
+    WEBKIT = "webkit"
+
+
+class Outcome(str, enum.Enum):
+    """What one probe established in one browser."""
+
+    READABLE = "readable"
+    """Page JavaScript could read the status and the body."""
+    BLOCKED = "blocked"
+    """The server answered but the browser withheld the response from JavaScript."""
+    NOT_PRODUCIBLE = "not-producible"
+    """The engine cannot give a page this origin, so no attacker can use it there."""
+    ERROR = "error"
+    """The probe could not be judged: network failure, timeout, crash, wrong origin."""
+
+
+class Severity(str, enum.Enum):
+    """Severity of a finding, from worst to mildest."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; ``info`` is 0."""
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Parse a severity name, case-insensitively; raises ``ValueError``."""
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {text!r} (choose from {names})") from None
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Credentials(str, enum.Enum):
+    """The fetch ``credentials`` mode of a probe."""
+
+    INCLUDE = "include"
+    OMIT = "omit"
+
+
+class CookiePolicy(str, enum.Enum):
+    """Which browser cookie profile a probe ran under."""
+
+    DEFAULT = "default"
+    """Each engine as shipped: what a real user's browser does."""
+    PERMISSIVE = "permissive"
+    """Third-party cookies allowed everywhere: what the server allows."""
+
+
+class Role(str, enum.Enum):
+    """Whether an origin belongs to the application or to an attacker."""
+
+    LEGITIMATE = "legitimate"
+    ATTACKER = "attacker"
+
+
+class Via(str, enum.Enum):
+    """How the page origin is produced in the browser."""
+
+    PAGE = "page"
+    """A top-level page served at that origin."""
+    SANDBOX_SRCDOC = "sandbox-srcdoc"
+    """A sandboxed ``srcdoc`` iframe: opaque origin, ``Origin: null``."""
+    DATA_IFRAME = "data-iframe"
+    """A ``data:`` iframe: opaque origin, ``Origin: null``."""
+    REDIRECT = "redirect"
+    """A cross-origin redirect taints the request origin to ``null``."""
+
+
+class OriginError(ValueError):
+    """An origin string that is not ``null`` and not scheme://host[:port]."""
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """A web origin: (scheme, host, port), or the opaque origin serialized as ``null``.
+
+    ``port`` is always concrete (443 for https by default) so that equal origins
+    compare equal; :meth:`serialize` omits default ports as browsers do.
+    """
+
+    scheme: str
+    host: str
+    port: int
+    opaque: bool = False
+
+    @classmethod
+    def null(cls) -> Origin:
+        """The opaque origin."""
+        return cls("", "", 0, opaque=True)
+
+    @classmethod
+    def parse(cls, text: str) -> Origin:
+        """Parse ``null`` or ``scheme://host[:port]``; raises :class:`OriginError`.
+
+        The host is kept as written (lower-cased), because corsproof deliberately
+        builds hosts that some URL parsers reject; whether an engine accepts it is
+        measured, not assumed.
+        """
+        raw = text.strip()
+        if raw == "null":
+            return cls.null()
+        if "://" not in raw:
+            raise OriginError(f"origin {text!r} must look like https://host[:port] or be null")
+        scheme, _, rest = raw.partition("://")
+        scheme = scheme.lower()
+        if scheme not in DEFAULT_PORTS:
+            raise OriginError(f"origin {text!r}: scheme must be http or https")
+        rest = rest.rstrip("/")
+        if not rest or any(c in rest for c in "/?#@ \t\r\n"):
+            raise OriginError(f"origin {text!r} must have a host and no path, query or user info")
+        host, port = rest, DEFAULT_PORTS[scheme]
+        if rest.startswith("["):
+            end = rest.find("]")
+            if end < 0:
+                raise OriginError(f"origin {text!r}: unterminated IPv6 address")
+            host, tail = rest[: end + 1], rest[end + 1 :]
+            if tail:
+                if not tail.startswith(":"):
+                    raise OriginError(f"origin {text!r}: junk after the host")
+                port = _parse_port(tail[1:], text)
+        elif ":" in rest:
+            host, _, port_text = rest.rpartition(":")
+            port = _parse_port(port_text, text)
+        if not host:
+            raise OriginError(f"origin {text!r} has an empty host")
+        return cls(scheme, host.lower(), port)
+
+    @classmethod
+    def from_url(cls, url: str) -> Origin:
+        """The origin of an absolute http(s) URL."""
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise OriginError(f"{url!r} is not an absolute http(s) URL")
+        try:
+            port = parts.port or DEFAULT_PORTS[parts.scheme]
+        except ValueError as exc:
+            raise OriginError(f"{url!r}: {exc}") from None
+        host = parts.hostname
+        if ":" in host:
+            host = f"[{host}]"
+        return cls(parts.scheme, host, port)
+
+    def serialize(self) -> str:
+        """The ASCII serialization browsers put in the ``Origin`` header."""
+        if self.opaque:
+            return "null"
+        if self.port == DEFAULT_PORTS.get(self.scheme):
+            return f"{self.scheme}://{self.host}"
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def secure(self) -> bool:
+        """True for https origins."""
+        return self.scheme == "https"
+
+    def __str__(self) -> str:
+        return self.serialize()
+
+
+def _parse_port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise OriginError(f"origin {whole!r}: port must be 1-65535")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class OriginVariant:
+    """One origin from the catalogue, with why it is worth trying."""
+
+    origin: Origin
+    klass: str
+    """Catalogue class id, e.g. ``post-domain``; ``legitimate`` for the app's own."""
+    role: Role
+    explanation: str
+    mistake: str
+    """The server-side mistake a read from this origin reveals."""
+    via: Via = Via.PAGE
+
+    @property
+    def key(self) -> str:
+        """Unique within a run: the origin plus the way it is produced."""
+        if self.via is Via.PAGE:
+            return self.origin.serialize()
+        return f"{self.origin.serialize()} via {self.via.value}"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A request shape: what the page JavaScript sends."""
+
+    name: str
+    method: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    preflighted: bool = False
+    description: str = ""
+    safe_substitute: bool = False
+    """True when a safe method stands in for a state-changing one (no ``--unsafe``)."""
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One request to make from one origin; engine and cookie profile are added at run time."""
+
+    id: str
+    target: str
+    variant: OriginVariant
+    shape: Shape
+    credentials: Credentials
+    api: str = "fetch"
+    """``fetch`` or ``xhr``."""
+    auth_headers: tuple[tuple[str, str], ...] = ()
+    """Credential headers (bearer tokens) sent with ``credentials=include`` probes."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one probe measured in one real browser. Secrets never enter this record."""
+
+    id: str
+    engine: Engine
+    cookie_policy: CookiePolicy
+    target: str
+    origin: str
+    origin_class: str
+    role: Role
+    via: Via
+    page_origin: str | None
+    shape: str
+    method: str
+    api: str
+    credentials: Credentials
+    outcome: Outcome
+    status: int | None = None
+    body_length: int | None = None
+    body_hash: str | None = None
+    readable_headers: tuple[str, ...] = ()
+    elapsed_ms: float | None = None
+    error: str | None = None
+    block_reason: str | None = None
+    cookie_sent: bool | None = None
+    preflighted: bool = False
+
+    @property
+    def readable(self) -> bool:
+        """JavaScript could read both the status and the body."""
+        return self.outcome is Outcome.READABLE
+
+
+@dataclass(frozen=True)
+class HttpExchange:
+    """One request/response pair as the server answered it, secrets redacted."""
+
+    method: str
+    url: str
+    request_headers: tuple[tuple[str, str], ...]
+    status: int | None
+    response_headers: tuple[tuple[str, str], ...] = ()
+    error: str | None = None
+
+    def header(self, name: str) -> str | None:
+        """The response header values joined with ``, ``, or None when absent."""
+        values = [v for k, v in self.response_headers if k.lower() == name.lower()]
+        return ", ".join(values) if values else None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Server-side truth for one (target, origin, shape, credentials): what the server said."""
+
+    key: str
+    target: str
+    origin: str
+    shape: str
+    credentials: Credentials
+    preflight: HttpExchange | None
+    actual: HttpExchange | None
+
+
+@dataclass(frozen=True)
+class HeaderVerdict:
+    """What a header-only scanner would conclude from the server's headers."""
+
+    vulnerable: bool
+    severity: Severity | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A judgement about a target, backed by probe ids."""
+
+    rule: str
+    severity: Severity
+    title: str
+    target: str
+    origins: tuple[str, ...]
+    engines: tuple[Engine, ...]
+    probes: tuple[str, ...]
+    category: str = "vulnerability"
+    """``vulnerability``, ``functional`` or ``hygiene``."""
+    detail: str = ""
+    classes: tuple[str, ...] = ()
+    cookie_policies: tuple[CookiePolicy, ...] = ()
+    header_check: HeaderVerdict | None = None
+    evidence: tuple[str, ...] = ()
+    """Keys into :attr:`RunReport.evidence`."""
+
+
+@dataclass(frozen=True)
+class BrowserInfo:
+    """A browser that took part in the run."""
+
+    engine: Engine
+    version: str
+    source: str = ""
+    """Where it came from: ``system``, ``playwright`` or a path."""
+    executable: str = ""
+
+
+@dataclass(frozen=True)
+class ToolError:
+    """A failure of corsproof itself, not a finding about the target."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything one run produced; ``to_dict`` is the ``report.json`` contract."""
+
+    run_id: str
+    started: str
+    finished: str | None
+    targets: tuple[str, ...]
+    browsers: tuple[BrowserInfo, ...]
+    probes: tuple[Observation, ...]
+    findings: tuple[Finding, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    partial: bool = False
+    errors: tuple[ToolError, ...] = ()
+    notes: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    rules: Mapping[str, Any] = field(default_factory=dict)
+    """Rule id -> metadata (title, summary, remediation, snippets) for the rules that fired."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict every reporter renders from."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": "corsproof",
+            "run_id": self.run_id,
+            "started": self.started,
+            "finished": self.finished,
+            "partial": self.partial,
+            "targets": list(self.targets),
+            "browsers": [to_jsonable(b) for b in self.browsers],
+            "config": to_jsonable(dict(self.config)),
+            "notes": list(self.notes),
+            "errors": [to_jsonable(e) for e in self.errors],
+            "findings": [to_jsonable(f) for f in self.findings],
+            "probes": [observation_to_dict(o) for o in self.probes],
+            "evidence": [to_jsonable(e) for e in self.evidence],
+            "rules": to_jsonable(dict(self.rules)),
+        }
+
+
+def observation_to_dict(obs: Observation) -> dict[str, Any]:
+    """One probe as in ``report.json``, with the derived ``readable`` flag."""
+    data = to_jsonable(obs)
+    data["readable"] = obs.readable
+    return data
+
+
+def observation_from_dict(data: Mapping[str, Any]) -> Observation:
+    """Inverse of :func:`observation_to_dict`; unknown keys are ignored."""
+    names = {f.name for f in dataclasses.fields(Observation)}
+    kw = {k: v for k, v in data.items() if k in names}
+    kw["engine"] = Engine(kw["engine"])
+    kw["cookie_policy"] = CookiePolicy(kw["cookie_policy"])
+    kw["role"] = Role(kw["role"])
+    kw["via"] = Via(kw["via"])
+    kw["credentials"] = Credentials(kw["credentials"])
+    kw["outcome"] = Outcome(kw["outcome"])
+    kw["readable_headers"] = tuple(kw.get("readable_headers") or ())
+    return Observation(**kw)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses to dicts, enums to their values, tuples to lists, recursively."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def dumps(report: RunReport) -> str:
+    """Serialize a report to JSON text."""
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False)
+
+
+def worst(severities: Iterable[Severity]) -> Severity | None:
+    """The worst severity, or None for an empty input."""
+    best: Severity | None = None
+    for sev in severities:
+        if best is None or sev.rank > best.rank:
+            best = sev
+    return best

@@ -390,12 +390,17 @@ class RunReport:
     config: Mapping[str, Any] = field(default_factory=dict)
     rules: Mapping[str, Any] = field(default_factory=dict)
     """Rule id -> metadata (title, summary, remediation, snippets) for the rules that fired."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Further JSON-ready sections: ``header_only``, ``disagreements``, ``pages``,
+    ``baseline``, ``timings``. Reporters treat every one as optional."""
+    tool_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict every reporter renders from."""
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": "corsproof",
+            "tool_version": self.tool_version,
             "run_id": self.run_id,
             "started": self.started,
             "finished": self.finished,
@@ -409,12 +414,13 @@ class RunReport:
             "probes": [observation_to_dict(o) for o in self.probes],
             "evidence": [to_jsonable(e) for e in self.evidence],
             "rules": to_jsonable(dict(self.rules)),
+            **{k: to_jsonable(v) for k, v in self.extra.items()},
         }
 
 
 def observation_to_dict(obs: Observation) -> dict[str, Any]:
     """One probe as in ``report.json``, with the derived ``readable`` flag."""
-    data = to_jsonable(obs)
+    data: dict[str, Any] = to_jsonable(obs)
     data["readable"] = obs.readable
     return data
 

@@ -1,0 +1,556 @@
+"""The command line: ``python -m harness verify`` and ``python -m harness lab``.
+
+Argument parsing lives here (not in the noxfile) so that it is tested. Every
+failure of the tool itself ends in one line on stderr and exit code 2; findings
+at or above ``--fail-on`` give exit code 1; Ctrl-C gives 130 after the partial
+report is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from harness import __version__
+from harness.config import (
+    RunConfig,
+    load_storage_state,
+    parse_cookie,
+    parse_cookie_policy,
+    parse_engines,
+    parse_header,
+    parse_origin,
+    parse_target,
+)
+from harness.errors import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_TOOL_ERROR,
+    ConfigError,
+    CorsproofError,
+)
+from harness.models import Origin, RunReport, Severity, observation_to_dict
+
+DESCRIPTION = """\
+corsproof asks real browsers what page JavaScript on each origin can read from your API.
+
+It serves generated pages on legitimate and attacker origins (all on loopback, through
+a local proxy), loads them in Chromium, Firefox and WebKit, calls the target with fetch
+and XMLHttpRequest (simple, preflighted, with and without credentials) and reports what
+the browser really let the page read, next to what a header-only scanner would conclude.
+
+With no --target it runs against the built-in lab API, whose policies cover every
+misconfiguration class."""
+
+EPILOG = """\
+exit codes:
+  0    no finding at or above --fail-on
+  1    findings at or above --fail-on
+  2    corsproof itself failed (bad input, browser did not start, target unreachable)
+  130  interrupted; the partial report is still written
+
+examples:
+  python -m harness verify
+  python -m harness verify --target https://api.example.org/me \\
+      --allow-origin https://app.example.org --cookie 'session=...; SameSite=Lax'
+  python -m harness lab --port 8443"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad input as a ConfigError instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line grammar."""
+    parser = _Parser(
+        prog="corsproof",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"corsproof {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    v = sub.add_parser(
+        "verify",
+        help="probe targets in real browsers and write the report",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t = v.add_argument_group("what to test")
+    t.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="API endpoint to verify (repeatable). Default: every policy of the built-in lab.",
+    )
+    t.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a legitimate frontend origin that must keep working (repeatable)",
+    )
+    t.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an extra attacker origin to try (repeatable)",
+    )
+    t.add_argument(
+        "--disable-class",
+        action="append",
+        default=[],
+        metavar="CLASS",
+        help="skip an origin class, e.g. special-char (repeatable)",
+    )
+    t.add_argument(
+        "--env",
+        choices=["prod", "dev"],
+        default="prod",
+        help="dev relaxes findings about trusted localhost origins (default: prod)",
+    )
+    t.add_argument("--shard", metavar="I/N", help="run only part I of N of the probe plan")
+
+    s = v.add_argument_group("the victim's session (never written to reports or logs)")
+    s.add_argument(
+        "--cookie",
+        action="append",
+        default=[],
+        metavar="'NAME=VALUE[; attrs]'",
+        help="session cookie set first-party on the target (repeatable); attributes "
+        "SameSite, Secure, Domain, Path, HttpOnly as the app sets them",
+    )
+    s.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="credential header such as a bearer token, sent on credentialed probes",
+    )
+    s.add_argument(
+        "--login-url",
+        metavar="URL",
+        help="visited first-party in each browser before probing, so the app sets its cookies",
+    )
+    s.add_argument(
+        "--storage-state",
+        metavar="FILE",
+        help="Playwright storage-state JSON with the session cookies",
+    )
+    s.add_argument(
+        "--cookie-policy",
+        default="both",
+        metavar="default|permissive|both",
+        help="default = each engine as shipped; permissive = third-party cookies "
+        "allowed everywhere (default: both)",
+    )
+
+    b = v.add_argument_group("browsers and safety")
+    b.add_argument(
+        "--browser",
+        metavar="ENGINES",
+        help="comma list of chromium, firefox, webkit, optionally =PATH "
+        "(default: every engine found)",
+    )
+    b.add_argument(
+        "--insecure",
+        action="store_true",
+        help="accept the target's self-signed or invalid TLS certificate",
+    )
+    b.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="allow state-changing methods (POST, PUT, PATCH, DELETE) against the target",
+    )
+    b.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="per-probe timeout (default: 10)",
+    )
+    b.add_argument(
+        "--budget",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="time budget for the whole run (default: 900)",
+    )
+    b.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        metavar="REQ/S",
+        help="maximum requests per second to the target (default: 50)",
+    )
+    b.add_argument(
+        "--concurrency",
+        type=int,
+        default=6,
+        metavar="N",
+        help="requests in flight per page (default: 6)",
+    )
+    b.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address for the harness servers and proxy (default: 127.0.0.1)",
+    )
+
+    o = v.add_argument_group("output")
+    o.add_argument(
+        "--out",
+        default="reports",
+        metavar="DIR",
+        help="output folder; each run writes DIR/<run-id>/ (default: reports)",
+    )
+    o.add_argument("--run-id", metavar="ID", help="name of the run folder (default: UTC timestamp)")
+    o.add_argument(
+        "--format",
+        default="html,json",
+        metavar="LIST",
+        help="comma list of html, json, junit, sarif, md (default: html,json)",
+    )
+    o.add_argument(
+        "--fail-on",
+        default="high",
+        metavar="SEVERITY",
+        help="exit 1 on findings at or above: critical, high, medium, low, info (default: high)",
+    )
+    o.add_argument("--quiet", action="store_true", help="no progress output")
+
+    lab = sub.add_parser(
+        "lab",
+        help="serve the built-in lab API on loopback",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the lab API (every CORS policy, by path prefix) on loopback.",
+    )
+    lab.add_argument("--port", type=int, default=8443)
+    lab.add_argument("--http", action="store_true", help="plain http instead of https")
+    return parser
+
+
+def config_from_args(ns: argparse.Namespace) -> RunConfig:
+    """Validate the verify arguments into a RunConfig; raises ConfigError."""
+    from harness.reporting import parse_formats
+
+    targets = tuple(parse_target(t) for t in ns.target)
+    lab = not targets
+    legit = tuple(parse_origin(o, "--allow-origin") for o in ns.allow_origin)
+    if lab and not legit:
+        from harness.lab import LEGIT_ORIGIN
+
+        legit = (Origin.parse(LEGIT_ORIGIN),)
+    extra = tuple(parse_origin(o, "--origin") for o in ns.origin)
+    cookies = tuple(parse_cookie(c) for c in ns.cookie)
+    headers = tuple(parse_header(h) for h in ns.header)
+    secrets: list[str] = [c.value for c in cookies] + [v for _, v in headers]
+    for _, value in headers:
+        secrets.extend(p for p in value.split() if len(p) >= 8)
+    storage = None
+    if ns.storage_state:
+        storage, state_secrets = load_storage_state(ns.storage_state)
+        secrets.extend(state_secrets)
+    if ns.login_url:
+        parse_target(ns.login_url)
+    try:
+        formats = parse_formats(ns.format)
+    except ValueError as exc:
+        raise ConfigError(f"--format: {exc}") from None
+    try:
+        fail_on = Severity.parse(ns.fail_on)
+    except ValueError as exc:
+        raise ConfigError(f"--fail-on: {exc}") from None
+    for flag, value, low in (
+        ("--timeout", ns.timeout, 0.1),
+        ("--budget", ns.budget, 1.0),
+        ("--rate", ns.rate, 0.1),
+    ):
+        if not value >= low or value != value or value == float("inf"):
+            raise ConfigError(f"{flag} must be a number >= {low}")
+    if not 1 <= ns.concurrency <= 64:
+        raise ConfigError("--concurrency must be between 1 and 64")
+    shard = None
+    if ns.shard:
+        from scenarios.plan import parse_shard
+
+        try:
+            shard = parse_shard(ns.shard)
+        except ValueError as exc:
+            raise ConfigError(f"--shard: {exc}") from None
+    if ns.disable_class:
+        from scenarios.catalogue import CLASSES
+
+        for name in ns.disable_class:
+            if name not in CLASSES or name == "legitimate":
+                valid = ", ".join(c for c in CLASSES if c != "legitimate")
+                raise ConfigError(f"--disable-class: unknown class {name!r} (choose from {valid})")
+    run_id = ns.run_id or _default_run_id()
+    if any(c in run_id for c in "/\\\x00") or run_id in (".", ".."):
+        raise ConfigError("--run-id must be a plain folder name")
+    return RunConfig(
+        targets=targets,
+        lab=lab,
+        legit_origins=legit,
+        extra_origins=extra,
+        disabled_classes=tuple(ns.disable_class),
+        engines=parse_engines(ns.browser),
+        cookie_policies=parse_cookie_policy(ns.cookie_policy),
+        cookies=cookies,
+        headers=headers,
+        login_url=ns.login_url,
+        storage_state=storage,
+        insecure=ns.insecure,
+        unsafe=ns.unsafe or lab,
+        out_dir=Path(ns.out),
+        formats=formats,
+        fail_on=fail_on,
+        env=ns.env,
+        timeout=ns.timeout,
+        budget=ns.budget,
+        rate=ns.rate,
+        concurrency=ns.concurrency,
+        run_id=run_id,
+        shard=shard,
+        bind=ns.bind,
+        quiet=ns.quiet,
+        secrets=tuple(secrets),
+    )
+
+
+def _default_run_id() -> str:
+    from harness.runner import default_run_id
+
+    return default_run_id()
+
+
+def prepare_out_dir(config: RunConfig) -> Path:
+    """Create and check the run folder before any browser starts."""
+    run_dir = config.out_dir / config.run_id
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write to {run_dir}: {exc.strerror or exc}") from None
+    return run_dir
+
+
+class Progress:
+    """Terminal progress: one line per origin and browser, secrets redacted."""
+
+    def __init__(self, stream: TextIO, redact: Any, quiet: bool) -> None:
+        self.stream = stream
+        self.redact = redact
+        self.quiet = quiet
+        self.jsonl: TextIO | None = None
+        self.t0 = time.monotonic()
+        self.count = 0
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "observation" and event.observation is not None:
+            self.count += 1
+            if self.jsonl is not None:
+                self.jsonl.write(json.dumps(observation_to_dict(event.observation)) + "\n")
+                self.jsonl.flush()
+            return
+        if self.quiet and event.kind not in ("error", "warning"):
+            return
+        prefix = {"warning": "warning: ", "error": "error: "}.get(event.kind, "")
+        elapsed = time.monotonic() - self.t0
+        self.stream.write(f"[{elapsed:6.1f}s] {prefix}{self.redact(event.message)}\n")
+        self.stream.flush()
+
+
+def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run verify; returns the exit code."""
+    from harness.reporting import write_reports
+    from harness.runner import Runner
+
+    config = config_from_args(ns)
+    run_dir = prepare_out_dir(config)
+    lab = None
+    if config.lab:
+        from harness.lab import Lab
+
+        lab = Lab()
+    from harness.redact import Redactor
+
+    redactor = Redactor(config.secrets)
+    if lab is not None:
+        redactor.add(lab.session_value)
+    progress = Progress(err, redactor.text, config.quiet)
+    jsonl_path = run_dir / "probes.jsonl"
+    runner = Runner(config, sink=progress, lab=lab)
+    runner.redactor = redactor
+    code = EXIT_CLEAN
+    report: RunReport | None = None
+    tool_error: CorsproofError | None = None
+    interrupted = False
+    with jsonl_path.open("w", encoding="utf-8") as jsonl:
+        progress.jsonl = jsonl
+        try:
+            report = _run_async(runner)
+        except KeyboardInterrupt:
+            interrupted = True
+        except CorsproofError as exc:
+            tool_error = exc
+    if report is None:
+        runner.partial = True
+        if tool_error is not None:
+            from harness.models import ToolError
+
+            runner.errors.append(ToolError(tool_error.kind, redactor.text(str(tool_error))))
+        report = runner.report(None)
+    data = _redact_dict(report.to_dict(), redactor.text)
+    paths: list[Path] = []
+    # JSON first: whatever else fails, the measured results are on disk.
+    for fmt in sorted(config.formats, key=lambda f: f != "json"):
+        try:
+            paths += write_reports(data, run_dir, [fmt], fail_on=config.fail_on.value)
+        except Exception as exc:  # a reporter bug must not lose the other formats
+            tool_error = tool_error or CorsproofError(f"writing the {fmt} report failed: {exc}")
+    if interrupted:
+        err.write(f"interrupted: partial report written to {run_dir}\n")
+        return EXIT_INTERRUPTED
+    if tool_error is not None:
+        err.write(f"corsproof: error: {redactor.text(str(tool_error))}\n")
+        if runner.observations:
+            err.write(f"partial results written to {run_dir}\n")
+        return EXIT_TOOL_ERROR
+    worst = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
+    _print_summary(report, paths, out, config.fail_on)
+    code = EXIT_FINDINGS if worst else EXIT_CLEAN
+    return code
+
+
+def _redact_dict(data: Any, redact: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _redact_dict(v, redact) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_redact_dict(v, redact) for v in data]
+    if isinstance(data, str):
+        return redact(data)
+    return data
+
+
+def _run_async(runner: Any) -> RunReport:
+    """Run the runner; SIGTERM behaves like Ctrl-C so a killed run still writes its report."""
+    loop = asyncio.new_event_loop()
+    main = loop.create_task(runner.run())
+
+    def cancel(*_: Any) -> None:
+        main.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, cancel)
+    try:
+        report: RunReport = loop.run_until_complete(main)
+        return report
+    except KeyboardInterrupt:
+        main.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(main)
+        raise
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+    finally:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(runner._close_playwright())
+        loop.close()
+
+
+def _print_summary(
+    report: RunReport, paths: Sequence[Path], out: TextIO, fail_on: Severity
+) -> None:
+    counts: dict[str, int] = {}
+    for f in report.findings:
+        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+    engines = ", ".join(f"{b.engine.value} {b.version}" for b in report.browsers)
+    out.write(f"\ncorsproof: {len(report.probes)} probes in {engines or 'no browser'}\n")
+    if report.findings:
+        order = [s.value for s in Severity]
+        out.write("findings: " + ", ".join(f"{counts[s]} {s}" for s in order if s in counts) + "\n")
+        for f in sorted(report.findings, key=lambda f: -f.severity.rank)[:15]:
+            out.write(f"  [{f.severity.value:8}] {f.rule}: {f.title} ({f.target})\n")
+    else:
+        out.write("no findings\n")
+    for p in paths:
+        out.write(f"wrote {p}\n")
+
+
+def cmd_lab(ns: argparse.Namespace, out: TextIO) -> int:
+    """Serve the lab until interrupted."""
+    from harness.ca import RunCA
+    from harness.lab import LAB_HOST, Lab
+    from harness.servers import BackgroundServer
+
+    lab = Lab()
+    ca = None if ns.http else RunCA([LAB_HOST, "localhost"])
+    server = BackgroundServer(
+        lab.app,
+        port=ns.port,
+        ssl_certfile=str(ca.certfile) if ca else None,
+        ssl_keyfile=str(ca.keyfile) if ca else None,
+        name="lab",
+    )
+    try:
+        server.start()
+        out.write(
+            f"lab listening on {server.url}; policies: {', '.join(lab.target_urls(server.url))}\n"
+        )
+        out.write(f"session cookie: visit {server.url}/login first-party to get it\n")
+        out.flush()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        server.stop()
+        if ca:
+            ca.close()
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Entry point of ``python -m harness`` and the ``corsproof`` script."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(list(argv) if argv is not None else None)
+        if ns.command == "verify":
+            return cmd_verify(ns, out, err)
+        if ns.command == "lab":
+            return cmd_lab(ns, out)
+        parser.print_help(out)
+        return EXIT_TOOL_ERROR
+    except CorsproofError as exc:
+        err.write(f"corsproof: error: {exc}\n")
+        return EXIT_TOOL_ERROR
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        with contextlib.suppress(Exception):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_TOOL_ERROR

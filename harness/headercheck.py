@@ -1,0 +1,377 @@
+"""An honest small model of header-only CORS scanners, to compare with what browsers did.
+
+Tools such as Corsy, CORScanner, ZAP's CORS rule and nuclei's CORS templates send
+one GET with a crafted ``Origin`` header and judge the response headers alone:
+
+* ``Access-Control-Allow-Origin`` echoes the crafted origin -> vulnerable
+  (critical with ``Access-Control-Allow-Credentials: true``, medium without);
+* ``Access-Control-Allow-Origin: null`` for ``Origin: null`` -> the same;
+* ``Access-Control-Allow-Origin: *`` with credentials -> reported as critical,
+  although browsers refuse that combination (the classic false positive);
+* ``Access-Control-Allow-Origin: *`` alone -> low.
+
+They send no preflight, no cookies, know nothing about engine quirks or cookie
+policies, and never ask whether a browser can produce the origin at all. This
+module reproduces that view from corsproof's own :class:`~harness.models.Evidence`
+so a report can show where header-only scanning and real browsers disagree.
+
+Header parsing here is deliberately *loose*, like the scanners': duplicate
+headers are joined, values are compared case-insensitively after stripping, and
+a comma list is searched for the origin. Browsers are strict: they require
+exactly one ``Access-Control-Allow-Origin`` value that byte-matches the origin
+(or ``*``), and ``Access-Control-Allow-Credentials`` must be exactly ``true``.
+That gap is one source of the disagreements this module reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from harness.models import (
+    Credentials,
+    Evidence,
+    Finding,
+    HeaderVerdict,
+    HttpExchange,
+    Observation,
+    Outcome,
+    Severity,
+)
+from harness.rules import FUNCTIONAL, RULES, VULNERABILITY
+
+ACAO = "access-control-allow-origin"
+ACAC = "access-control-allow-credentials"
+
+SCANNER_SHAPE = "simple-get"
+"""The request shape scanners send: a GET with only an ``Origin`` header."""
+
+
+@dataclass(frozen=True)
+class HeaderFinding:
+    """What a header-only scanner would report for one (target, origin)."""
+
+    target: str
+    origin: str
+    severity: Severity
+    reason: str
+    evidence: str = ""
+    """Key of the :class:`Evidence` the verdict was read from."""
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A place where header-only scanning and real browsers reach different answers.
+
+    ``kind`` is one of:
+
+    * ``header-false-positive``: the scanner reports a vulnerability no engine confirmed;
+    * ``header-overstated`` / ``header-understated``: both agree it is readable but not
+      on how bad it is (typically cookies a default browser does not send);
+    * ``header-miss``: browsers found a problem the scanner cannot see (a read that
+      needs cookies or a preflight, a legitimate origin blocked by its preflight).
+    """
+
+    kind: str
+    target: str
+    origin: str | None
+    rule: str | None
+    browser_severity: Severity | None
+    header_severity: Severity | None
+    explanation: str
+
+
+def _values(exchange: HttpExchange, name: str) -> list[str]:
+    """Loose split of a header: all occurrences, comma-separated, stripped, lower-cased."""
+    joined = exchange.header(name)
+    if joined is None:
+        return []
+    return [v.strip().lower() for v in joined.split(",") if v.strip()]
+
+
+def loose_credentials(exchange: HttpExchange) -> bool:
+    """True when ACAC contains ``true`` in any case or spacing, as scanners read it."""
+    return "true" in _values(exchange, ACAC)
+
+
+def strict_credentials(exchange: HttpExchange) -> bool:
+    """True only for one ACAC header whose value is exactly ``true``, as browsers require."""
+    values = [v for k, v in exchange.response_headers if k.lower() == ACAC]
+    return values == ["true"]
+
+
+def strict_allow_origin(exchange: HttpExchange) -> str | None:
+    """The single ACAO value a browser would use, or None when absent or duplicated.
+
+    Browsers reject a response whose ACAO is repeated or is a list, so those
+    count as absent; surrounding whitespace is trimmed (HTTP strips it).
+    """
+    values = [v.strip() for k, v in exchange.response_headers if k.lower() == ACAO]
+    if len(values) != 1 or "," in values[0] or not values[0]:
+        return None
+    return values[0]
+
+
+def header_verdict(evidence: Evidence) -> HeaderVerdict:
+    """Judge one exchange the way a header-only scanner would (from ``evidence.actual``).
+
+    The comparison is loose on purpose (see the module docstring); a verdict of
+    ``vulnerable`` says nothing about whether a browser would expose the response.
+    """
+    actual = evidence.actual
+    if actual is None or actual.status is None:
+        return HeaderVerdict(False, None, "no response to inspect")
+    acao = _values(actual, ACAO)
+    creds = loose_credentials(actual)
+    origin = evidence.origin.strip().lower()
+    if not acao:
+        return HeaderVerdict(False, None, "no Access-Control-Allow-Origin")
+    if origin and origin in acao:
+        what = "null origin trusted" if origin == "null" else "origin reflected"
+        if creds:
+            return HeaderVerdict(
+                True,
+                Severity.CRITICAL,
+                f"{what} in Access-Control-Allow-Origin with Access-Control-Allow-Credentials",
+            )
+        return HeaderVerdict(True, Severity.MEDIUM, f"{what} in Access-Control-Allow-Origin")
+    if "*" in acao:
+        if creds:
+            return HeaderVerdict(
+                True, Severity.CRITICAL, "wildcard Access-Control-Allow-Origin with credentials"
+            )
+        return HeaderVerdict(True, Severity.LOW, "wildcard Access-Control-Allow-Origin")
+    return HeaderVerdict(False, None, "Access-Control-Allow-Origin names a different origin")
+
+
+def _scanner_pick(candidates: Sequence[Evidence]) -> Evidence | None:
+    """The exchange closest to what a scanner sends: simple GET without cookies first."""
+
+    def rank(e: Evidence) -> tuple[int, int, str]:
+        return (
+            0 if e.shape == SCANNER_SHAPE else 1,
+            0 if e.credentials is Credentials.OMIT else 1,
+            e.key,
+        )
+
+    usable = [e for e in candidates if e.actual is not None]
+    return min(usable, key=rank) if usable else None
+
+
+def _by_target_origin(evidence: Sequence[Evidence]) -> dict[tuple[str, str], list[Evidence]]:
+    groups: dict[tuple[str, str], list[Evidence]] = {}
+    for e in evidence:
+        groups.setdefault((e.target, e.origin), []).append(e)
+    return groups
+
+
+def header_scan(
+    evidence: Sequence[Evidence], *, legit_origins: Collection[str]
+) -> list[HeaderFinding]:
+    """What a header-only scanner would report, one entry per vulnerable (target, origin).
+
+    Legitimate origins are skipped: scanners only send crafted attacker origins.
+    Sorted by severity (worst first), then target and origin.
+    """
+    legit = {o.strip().lower() for o in legit_origins}
+    out: list[HeaderFinding] = []
+    for (target, origin), group in _by_target_origin(evidence).items():
+        if origin.strip().lower() in legit:
+            continue
+        picked = _scanner_pick(group)
+        if picked is None:
+            continue
+        verdict = header_verdict(picked)
+        if verdict.vulnerable and verdict.severity is not None:
+            out.append(HeaderFinding(target, origin, verdict.severity, verdict.reason, picked.key))
+    out.sort(key=lambda h: (-h.severity.rank, h.target, h.origin, h.reason))
+    return out
+
+
+_NOT_CHECKED = {
+    "legit-origin-blocked": "scanners never check that legitimate origins work and send no "
+    "preflight, so a refused preflight or a missing grant for the app's own origin is invisible",
+    "errors-without-cors": "scanners do not look at whether error responses to the "
+    "legitimate origin carry CORS headers",
+    "credentials-unneeded": "scanners do not compare responses with and without credentials",
+    "max-age-missing": "scanners send no preflight, so Access-Control-Max-Age is never seen",
+    "max-age-excessive": "scanners send no preflight, so Access-Control-Max-Age is never seen",
+    "vary-origin-missing": "scanners do not compare answers across origins or check Vary",
+    "allow-methods-overbroad": "scanners send no preflight and do not judge allowed methods",
+    "allow-headers-overbroad": "scanners send no preflight and do not judge allowed headers",
+    "expose-headers-overbroad": "scanners do not judge Access-Control-Expose-Headers",
+}
+
+
+def compare(finding: Finding, evidence_by_key: Mapping[str, Evidence]) -> HeaderVerdict:
+    """The scanner's view of the responses behind ``finding``.
+
+    For each origin of the finding the scanner-like exchange (simple GET,
+    no credentials) for the same target is judged with :func:`header_verdict`,
+    and the worst verdict wins. Rules scanners have no notion of (most
+    functional and hygiene rules) get a non-vulnerable verdict saying why.
+    """
+    rule = RULES.get(finding.rule)
+    category = rule.category if rule is not None else finding.category
+    if finding.rule in _NOT_CHECKED:
+        base = _worst_for(finding, evidence_by_key)
+        seen = f"; its GET shows: {base.reason}" if base is not None else ""
+        return HeaderVerdict(False, None, _NOT_CHECKED[finding.rule] + seen)
+    verdict = _worst_for(finding, evidence_by_key)
+    if verdict is None:
+        return HeaderVerdict(False, None, "no server evidence for this finding")
+    if category == VULNERABILITY and not verdict.vulnerable:
+        return HeaderVerdict(False, None, f"a scanner's GET without cookies sees: {verdict.reason}")
+    if category == FUNCTIONAL and verdict.vulnerable:
+        return HeaderVerdict(
+            True, verdict.severity, f"{verdict.reason} (reported as a vulnerability)"
+        )
+    return verdict
+
+
+def _worst_for(finding: Finding, evidence_by_key: Mapping[str, Evidence]) -> HeaderVerdict | None:
+    origins = set(finding.origins)
+    for key in finding.evidence:
+        e = evidence_by_key.get(key)
+        if e is not None:
+            origins.add(e.origin)
+    candidates: dict[str, list[Evidence]] = {}
+    for e in evidence_by_key.values():
+        if e.target == finding.target and e.origin in origins:
+            candidates.setdefault(e.origin, []).append(e)
+    best: HeaderVerdict | None = None
+    for origin in sorted(candidates):
+        picked = _scanner_pick(candidates[origin])
+        if picked is None:
+            continue
+        verdict = header_verdict(picked)
+        if best is None or _verdict_rank(verdict) > _verdict_rank(best):
+            best = verdict
+    return best
+
+
+def _verdict_rank(v: HeaderVerdict) -> tuple[int, int]:
+    return (1 if v.vulnerable else 0, v.severity.rank if v.severity is not None else -1)
+
+
+def disagreements(
+    findings: Sequence[Finding],
+    header_findings: Sequence[HeaderFinding],
+    *,
+    observations: Sequence[Observation] = (),
+) -> list[Disagreement]:
+    """Where browsers and header-only scanning disagree, sorted deterministically.
+
+    ``observations``, when given, sharpen the explanations (an origin no engine
+    could produce, a read that only worked without cookies).
+    """
+    vulns: dict[tuple[str, str], Finding] = {}
+    for f in findings:
+        if f.category != VULNERABILITY:
+            continue
+        for origin in f.origins:
+            current = vulns.get((f.target, origin))
+            if current is None or f.severity.rank > current.severity.rank:
+                vulns[(f.target, origin)] = f
+    wildcard_targets = {f.target for f in findings if f.rule == "wildcard-with-credentials"}
+    outcomes: dict[tuple[str, str], set[Outcome]] = {}
+    for o in observations:
+        outcomes.setdefault((o.target, o.origin), set()).add(o.outcome)
+
+    out: list[Disagreement] = []
+    flagged: set[tuple[str, str]] = set()
+    for h in header_findings:
+        flagged.add((h.target, h.origin))
+        browser = vulns.get((h.target, h.origin))
+        if browser is None:
+            if h.severity.rank < Severity.MEDIUM.rank:
+                continue  # a low "wildcard" note is not a claim of exploitability
+            out.append(
+                Disagreement(
+                    "header-false-positive",
+                    h.target,
+                    h.origin,
+                    None,
+                    None,
+                    h.severity,
+                    _fp_explanation(
+                        h, outcomes.get((h.target, h.origin), set()), h.target in wildcard_targets
+                    ),
+                )
+            )
+        elif browser.severity.rank != h.severity.rank:
+            over = h.severity.rank > browser.severity.rank
+            out.append(
+                Disagreement(
+                    "header-overstated" if over else "header-understated",
+                    h.target,
+                    h.origin,
+                    browser.rule,
+                    browser.severity,
+                    h.severity,
+                    _severity_explanation(browser, h, over),
+                )
+            )
+    for (target, origin), f in vulns.items():
+        if (target, origin) not in flagged:
+            out.append(
+                Disagreement(
+                    "header-miss",
+                    target,
+                    origin,
+                    f.rule,
+                    f.severity,
+                    None,
+                    "browsers could read this, but a scanner's GET without cookies sees no "
+                    "grant: the server only answers this origin for another shape (a "
+                    "preflighted request), with cookies, or in a way the headers hide",
+                )
+            )
+    for f in findings:
+        if f.rule in ("legit-origin-blocked", "errors-without-cors"):
+            out.append(
+                Disagreement(
+                    "header-miss",
+                    f.target,
+                    ", ".join(f.origins) or None,
+                    f.rule,
+                    f.severity,
+                    None,
+                    _NOT_CHECKED[f.rule],
+                )
+            )
+    out.sort(key=lambda d: (d.kind, d.target, d.origin or "", d.rule or "", d.explanation))
+    return out
+
+
+def _fp_explanation(h: HeaderFinding, seen: set[Outcome], wildcard: bool) -> str:
+    if "wildcard" in h.reason:
+        return (
+            "Access-Control-Allow-Origin: * with credentials: browsers refuse to expose a "
+            "credentialed response under '*', and a non-credentialed one is public by declaration"
+        )
+    if seen and seen <= {Outcome.NOT_PRODUCIBLE, Outcome.ERROR}:
+        return (
+            "the server reflects this origin, but no engine that ran can give a page this "
+            "origin, so no browser attacker can use it"
+        )
+    if Outcome.BLOCKED in seen and Outcome.READABLE not in seen:
+        return "the headers look permissive, but every engine blocked the read"
+    if wildcard:
+        return "browsers refuse '*' with credentials; no engine confirmed a read"
+    return "no engine confirmed a read from this origin"
+
+
+def _severity_explanation(browser: Finding, h: HeaderFinding, over: bool) -> str:
+    if over:
+        return (
+            f"scanner says {h.severity.value} ({h.reason}); browsers show "
+            f"{browser.severity.value}: the credentialed read does not work in a default "
+            "browser (e.g. Firefox Total Cookie Protection sends no third-party cookie) or "
+            "carried no secret"
+        )
+    return (
+        f"scanner says {h.severity.value} ({h.reason}); browsers show "
+        f"{browser.severity.value}: with cookies or another request shape the server grants "
+        "more than the scanner's bare GET reveals"
+    )

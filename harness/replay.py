@@ -1,0 +1,176 @@
+"""Send each probe's request from Python too, to record what the server answered.
+
+Browsers hide the response of a blocked request from JavaScript, and header-only
+scanners only ever see this layer. corsproof records it as evidence beside the
+browser's verdict: the preflight and the actual request, with the same Origin,
+method and headers, bodies capped and never stored, secrets redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from harness.corscheck import needs_preflight
+from harness.models import Credentials, Evidence, HttpExchange, ProbeSpec
+from harness.redact import Redactor
+
+MAX_BODY = 64 * 1024
+
+
+class RateLimiter:
+    """At most ``rate`` request starts per second, shared by every caller."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Wait for the next free slot."""
+        if not self._interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def evidence_key(target: str, origin: str, shape: str, credentials: Credentials) -> str:
+    """The join key between observations and evidence."""
+    return f"{target} | {origin} | {shape} | {credentials.value}"
+
+
+class Replayer:
+    """Replays probe requests through the harness proxy with httpx."""
+
+    def __init__(
+        self,
+        *,
+        proxy_url: str | None,
+        verify: ssl.SSLContext | bool,
+        cookie_header: dict[str, str],
+        redactor: Redactor,
+        timeout: float,
+        limiter: RateLimiter,
+        concurrency: int = 4,
+        rewrite: dict[tuple[str, int], tuple[str, int]] | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            proxy=proxy_url,
+            verify=verify,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": "corsproof-replay"},
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        self._rewrite = dict(rewrite or {})
+        self._cookies = cookie_header
+        self._redactor = redactor
+        self._limiter = limiter
+        self._sem = asyncio.Semaphore(concurrency)
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    async def evidence_for(self, spec: ProbeSpec) -> Evidence:
+        """Preflight (when the shape needs one) and actual request for one probe."""
+        origin = spec.variant.origin.serialize()
+        include = spec.credentials is Credentials.INCLUDE
+        author = list(spec.shape.headers) + (list(spec.auth_headers) if include else [])
+        preflight = None
+        if needs_preflight(spec.shape.method, author):
+            names = sorted(
+                {n.lower() for n, _ in author if n.lower() != "content-type"}
+                | (
+                    {"content-type"}
+                    if any(n.lower() == "content-type" and "json" in v for n, v in author)
+                    else set()
+                )
+            )
+            preflight = await self._send(
+                "OPTIONS",
+                spec.target,
+                [
+                    ("Origin", origin),
+                    ("Access-Control-Request-Method", spec.shape.method),
+                    ("Access-Control-Request-Headers", ",".join(names)),
+                ],
+                None,
+            )
+        headers = [("Origin", origin), *author]
+        host = httpx.URL(spec.target).host
+        if include and host in self._cookies:
+            headers.append(("Cookie", self._cookies[host]))
+        actual = await self._send(spec.shape.method, spec.target, headers, spec.shape.body)
+        return Evidence(
+            key=evidence_key(spec.target, origin, spec.shape.name, spec.credentials),
+            target=spec.target,
+            origin=origin,
+            shape=spec.shape.name,
+            credentials=spec.credentials,
+            preflight=preflight,
+            actual=actual,
+        )
+
+    async def _send(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: str | None
+    ) -> HttpExchange:
+        shown = self._redactor.headers(headers)
+        parsed = httpx.URL(url)
+        dest = self._rewrite.get(
+            (parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        )
+        send_url = url
+        if dest is not None:
+            # The lab answers on loopback under another name: connect there directly
+            # and keep the name in the Host header.
+            send_url = str(parsed.copy_with(host=dest[0], port=dest[1]))
+            headers = [*headers, ("Host", parsed.netloc.decode("ascii"))]
+        async with self._sem:
+            await self._limiter.wait()
+            try:
+                async with self._client.stream(
+                    method, send_url, headers=list(headers), content=body
+                ) as resp:
+                    read = 0
+                    # Drain a bounded prefix only: a hostile target may stream forever.
+                    with contextlib.suppress(httpx.HTTPError):
+                        async for chunk in resp.aiter_raw():
+                            read += len(chunk)
+                            if read >= MAX_BODY:
+                                break
+                    pairs = [(k, v) for k, v in resp.headers.multi_items()][:100]
+                    return HttpExchange(
+                        method=method,
+                        url=url,
+                        request_headers=shown,
+                        status=resp.status_code,
+                        response_headers=self._redactor.headers(
+                            [(k[:128], v[:1024]) for k, v in pairs]
+                        ),
+                    )
+            except httpx.TimeoutException:
+                error = "timeout"
+            except httpx.ProxyError as exc:
+                error = f"proxy: {_first_line(exc)}"
+            except httpx.ConnectError as exc:
+                error = f"connect: {_first_line(exc)}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {_first_line(exc)}"
+            except (ssl.SSLError, OSError) as exc:
+                error = f"{type(exc).__name__}: {_first_line(exc)}"
+        return HttpExchange(method=method, url=url, request_headers=shown, status=None, error=error)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

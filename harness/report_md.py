@@ -1,0 +1,156 @@
+"""``summary.md``: a short Markdown verdict for a CI step summary or PR comment.
+
+Verdict line, severity counts, per-engine exploitability, a findings table and the
+top header-check disagreements; the HTML report has the rest. Target data is
+escaped for Markdown *and* inline HTML (step summaries render both), so a header
+value cannot break a table, open a code span, or inject a tag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from harness.reporting import (
+    clean,
+    comparisons,
+    engine_exposure,
+    engine_label,
+    severity_counts,
+    sorted_findings,
+    verdict,
+)
+
+MAX_FINDINGS = 25
+"""Rows of the findings table before it is cut (the HTML report has them all)."""
+MAX_DISAGREEMENTS = 10
+
+_ICONS = {
+    "exploitable": "\u274c",
+    "conditional": "\u26a0\ufe0f",
+    "clean": "\u2705",
+    "inconclusive": "\u2754",
+}
+# Characters that open inline syntax anywhere in a line (emphasis, code, links,
+# strikethrough, table cells). Backslash-escaping ASCII punctuation is always
+# allowed and renders it literally; "(" and "!" are harmless once "[" is escaped.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# Block syntax only counts at the start of a line: headings, lists, rules (">" is
+# already an entity).
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-=])")
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])")
+
+
+def md_escape(value: Any) -> str:
+    """``value`` as inline Markdown text that renders literally, one line, no HTML."""
+    text = (
+        clean(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    )
+    # Entities first (so "&" in the data is not read as an entity), then "<" so no
+    # tag or autolink can open, then Markdown punctuation.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_LINE_START.sub(r"\1\\\2", text)
+    return _MD_ORDERED.sub(r"\1\\\2", text)
+
+
+def write(report: Mapping[str, Any], fp: TextIO) -> None:
+    """Write the Markdown summary of ``report`` into ``fp``."""
+    fp.write(render(report))
+
+
+def render(report: Mapping[str, Any]) -> str:
+    """The Markdown summary as a string."""
+    v = verdict(report)
+    lines: list[str] = []
+    if v.partial:
+        lines += [
+            "> [!WARNING]",
+            "> **PARTIAL RUN**: corsproof was interrupted before every probe finished. "
+            "Missing results are not passes.",
+            "",
+        ]
+    lines += [f"## {_ICONS.get(v.level, '')} corsproof: {md_escape(v.headline)}", ""]
+    lines += [md_escape(v.detail), ""]
+
+    counts = severity_counts(report)
+    lines.append("**Findings:** " + " \u00b7 ".join(f"{sev} **{n}**" for sev, n in counts.items()))
+    lines.append("")
+
+    exposure = engine_exposure(report)
+    if exposure:
+        lines += ["| Engine | Exploitable in a default browser |", "| --- | --- |"]
+        for e in exposure:
+            if e.default:
+                state = f"\u274c **yes** ({md_escape(e.worst)})"
+            elif e.permissive_only:
+                state = "\u26a0\ufe0f only with third-party cookies allowed"
+            else:
+                state = "\u2705 no"
+            lines.append(f"| {md_escape(engine_label(e.engine))} | {state} |")
+        lines.append("")
+
+    findings = sorted_findings(report)
+    if findings:
+        lines += [
+            "### Findings",
+            "",
+            "| Severity | Rule | Target | Origins | Engines | Title |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for f in findings[:MAX_FINDINGS]:
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"**{md_escape(f.get('severity'))}**",
+                        md_escape(f.get("rule")),
+                        md_escape(f.get("target")),
+                        md_escape(", ".join(str(o) for o in f.get("origins") or [])),
+                        md_escape(", ".join(engine_label(e) for e in f.get("engines") or [])),
+                        md_escape(f.get("title")),
+                    ]
+                )
+                + " |"
+            )
+        if len(findings) > MAX_FINDINGS:
+            lines.append("")
+            lines.append(f"_{len(findings) - MAX_FINDINGS} more in the HTML report._")
+        lines.append("")
+
+    disagreements = [c for c in comparisons(report) if c.disagree]
+    if disagreements:
+        lines += [
+            "### Browser truth vs header inspection",
+            "",
+            "| Target | Origin | Header-only check says | Browsers did |",
+            "| --- | --- | --- | --- |",
+        ]
+        for c in disagreements[:MAX_DISAGREEMENTS]:
+            lines.append(
+                f"| {md_escape(c.target)} | {md_escape(c.origin)} | "
+                f"{md_escape(c.header_says)} | {md_escape(c.browsers_say)} |"
+            )
+        if len(disagreements) > MAX_DISAGREEMENTS:
+            lines.append("")
+            lines.append(f"_{len(disagreements) - MAX_DISAGREEMENTS} more in the HTML report._")
+        lines.append("")
+
+    errors = list(report.get("errors") or [])
+    if errors:
+        lines += [f"### Tool errors ({len(errors)})", ""]
+        lines += [
+            f"- **{md_escape(e.get('kind'))}**: {md_escape(e.get('message'))}" for e in errors
+        ]
+        lines.append("")
+
+    browsers = ", ".join(
+        f"{engine_label(b.get('engine'))} {b.get('version', '')}".strip()
+        for b in report.get("browsers") or []
+    )
+    lines.append(
+        f"<sub>run {md_escape(report.get('run_id'))} \u00b7 browsers: "
+        f"{md_escape(browsers) or 'none'}</sub>"
+    )
+    return "\n".join(lines) + "\n"

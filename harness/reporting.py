@@ -1,0 +1,529 @@
+"""Report formats, the judgements every reporter shares, and atomic writing of reports.
+
+Every reporter renders from the one dict :meth:`harness.models.RunReport.to_dict`
+returns (or the same dict read back from ``report.json``). The derivations a
+reader needs on the first screen -- the verdict, which engines are exploitable,
+the header-check comparison -- live here so the HTML, Markdown and SARIF views
+can never disagree with each other.
+
+The writer modules are imported lazily in :func:`write_reports`, because they
+import this module for the shared derivations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TextIO, cast
+
+from harness.models import Engine, Severity
+
+FORMATS: tuple[str, ...] = ("html", "json", "junit", "sarif", "md")
+"""Every report format, in the order they are written."""
+
+FILENAMES: dict[str, str] = {
+    "html": "report.html",
+    "json": "report.json",
+    "junit": "junit.xml",
+    "sarif": "report.sarif",
+    "md": "summary.md",
+}
+"""The file each format is written to inside the output directory."""
+
+_MODULES = {
+    "html": "harness.report_html",
+    "json": "harness.report_json",
+    "junit": "harness.report_junit",
+    "sarif": "harness.report_sarif",
+    "md": "harness.report_md",
+}
+
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+"""Severity names, worst first."""
+
+ENGINE_ORDER: tuple[str, ...] = tuple(e.value for e in Engine)
+
+ENGINE_LABELS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
+
+DEFAULT_POLICY = "default"
+
+# C0 controls (but tab, LF, CR), DEL and C1 controls: invisible or terminal-active,
+# and some are illegal in XML 1.0. Target data is shown with them made visible.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class _Writer(Protocol):
+    def __call__(self, report: Mapping[str, Any], fp: TextIO, /) -> None: ...
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """Parse a comma-separated list of format names (or ``all``), keeping order, no repeats.
+
+    Raises ``ValueError`` naming the valid formats for an unknown or empty list.
+    """
+    names: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name == "all":
+            names.extend(FORMATS)
+            continue
+        if name not in FORMATS:
+            valid = ", ".join(FORMATS)
+            raise ValueError(f"unknown report format {raw.strip()!r} (choose from {valid}, all)")
+        names.append(name)
+    if not names:
+        raise ValueError(f"no report format given (choose from {', '.join(FORMATS)}, all)")
+    return tuple(dict.fromkeys(names))
+
+
+def write_reports(
+    report: Mapping[str, Any],
+    out_dir: Path,
+    formats: Sequence[str],
+    *,
+    fail_on: str = "high",
+) -> list[Path]:
+    """Write ``report`` in each of ``formats`` into ``out_dir``; return the paths written.
+
+    Each file is rendered into a temporary file in ``out_dir`` and moved into place
+    with :func:`os.replace`, so a crash or Ctrl-C never leaves a half-written report
+    (an older complete report stays until the new one is whole). ``fail_on`` is the
+    lowest severity the JUnit report counts as a failure.
+    """
+    Severity.parse(fail_on)  # fail before writing anything
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for fmt in dict.fromkeys(formats):
+        module = importlib.import_module(_MODULES[fmt])
+        final = out_dir / FILENAMES[fmt]
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=out_dir)
+        tmp = Path(tmp_name)
+        try:
+            # newline="" keeps "\n" as written on every platform: reports are diffed.
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
+                if fmt == "junit":
+                    module.write(report, fp, fail_on=fail_on)
+                else:
+                    cast(_Writer, module.write)(report, fp)
+                fp.flush()
+                os.fsync(fp.fileno())
+            # mkstemp creates 0600; a report is an ordinary shareable file.
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        written.append(final)
+    return written
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def clean(value: Any) -> str:
+    """``value`` as text with control characters made visible as ``\\xNN``.
+
+    Target-controlled strings pass through here before any reporter shows them, so
+    a header value cannot smuggle terminal escapes or XML-illegal bytes.
+    """
+    text = "" if value is None else str(value)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def severity_rank(name: Any) -> int:
+    """Rank of a severity name (critical 4 .. info 0); unknown names rank below info."""
+    try:
+        return Severity(str(name)).rank
+    except ValueError:
+        return -1
+
+
+def engine_label(name: Any) -> str:
+    """Display name of an engine (``chromium`` -> ``Chromium``)."""
+    text = clean(name)
+    return ENGINE_LABELS.get(text, text)
+
+
+def join_engines(names: Iterable[str]) -> str:
+    """``Chromium``, ``Chromium and Firefox``, ``Chromium, Firefox and WebKit``."""
+    labels = [engine_label(n) for n in names]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def sorted_findings(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Findings worst first, then by target, rule and origins, for a stable order."""
+    findings: list[Mapping[str, Any]] = list(report.get("findings") or [])
+    return sorted(
+        findings,
+        key=lambda f: (
+            -severity_rank(f.get("severity")),
+            str(f.get("target", "")),
+            str(f.get("rule", "")),
+            [str(o) for o in f.get("origins") or []],
+        ),
+    )
+
+
+def severity_counts(report: Mapping[str, Any]) -> dict[str, int]:
+    """Number of findings per severity, every severity present, worst first."""
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in report.get("findings") or []:
+        sev = str(f.get("severity", ""))
+        if sev in counts:
+            counts[sev] += 1
+    return counts
+
+
+def run_engines(report: Mapping[str, Any]) -> list[str]:
+    """Engines that took part in the run (browsers, probes, findings), in canonical order."""
+    seen: set[str] = set()
+    for b in report.get("browsers") or []:
+        seen.add(str(b.get("engine", "")))
+    for p in report.get("probes") or []:
+        seen.add(str(p.get("engine", "")))
+    for f in report.get("findings") or []:
+        seen.update(str(e) for e in f.get("engines") or [])
+    seen.discard("")
+    known = [e for e in ENGINE_ORDER if e in seen]
+    return known + sorted(seen - set(ENGINE_ORDER))
+
+
+def is_vulnerability(finding: Mapping[str, Any]) -> bool:
+    """A finding that lets an attacker read something (not functional or hygiene)."""
+    return str(finding.get("category", "vulnerability")) == "vulnerability"
+
+
+def _applies_by_default(finding: Mapping[str, Any]) -> bool:
+    # No cookie policy recorded means the run only used the default profile.
+    policies = [str(p) for p in finding.get("cookie_policies") or []]
+    return not policies or DEFAULT_POLICY in policies
+
+
+@dataclass(frozen=True)
+class EngineExposure:
+    """Whether one engine is exploitable, derived from vulnerability findings."""
+
+    engine: str
+    default: bool
+    """Exploitable in the engine as shipped (default cookie policy)."""
+    permissive_only: bool
+    """Exploitable only when third-party cookies are allowed."""
+    worst: str | None
+    """Worst severity of the vulnerability findings in this engine."""
+    rules: tuple[str, ...] = ()
+
+
+def engine_exposure(report: Mapping[str, Any]) -> list[EngineExposure]:
+    """Per engine of the run: is any vulnerability finding exploitable there, and how badly."""
+    out: list[EngineExposure] = []
+    for engine in run_engines(report):
+        default = permissive = False
+        worst: str | None = None
+        rules: list[str] = []
+        for f in report.get("findings") or []:
+            if not is_vulnerability(f) or engine not in [str(e) for e in f.get("engines") or []]:
+                continue
+            if _applies_by_default(f):
+                default = True
+            else:
+                permissive = True
+            sev = str(f.get("severity", ""))
+            if worst is None or severity_rank(sev) > severity_rank(worst):
+                worst = sev
+            rule = str(f.get("rule", ""))
+            if rule not in rules:
+                rules.append(rule)
+        out.append(EngineExposure(engine, default, permissive and not default, worst, tuple(rules)))
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The one-line answer to "is this API safe, and where is it exploitable?"."""
+
+    level: str
+    """``exploitable``, ``conditional`` (3rd-party cookies only), ``clean``, ``inconclusive``."""
+    headline: str
+    detail: str
+    engines: tuple[str, ...] = ()
+    partial: bool = False
+
+
+def _credentialed_read(report: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]) -> bool:
+    """True when a probe backing one of ``findings`` read a credentials=include response."""
+    ids = {str(p) for f in findings for p in f.get("probes") or []}
+    return any(
+        str(p.get("id")) in ids
+        and bool(p.get("readable", p.get("outcome") == "readable"))
+        and str(p.get("credentials")) == "include"
+        for p in report.get("probes") or []
+    )
+
+
+def verdict(report: Mapping[str, Any]) -> Verdict:
+    """Derive the verdict banner from the vulnerability findings and the run state."""
+    partial = bool(report.get("partial"))
+    exposure = engine_exposure(report)
+    vulns = [f for f in report.get("findings") or [] if is_vulnerability(f)]
+    default_engines = tuple(e.engine for e in exposure if e.default)
+    permissive_engines = tuple(e.engine for e in exposure if e.permissive_only)
+    others = len(report.get("findings") or []) - len(vulns)
+    other_note = f" {others} functional or hygiene finding(s) are listed below." if others else ""
+    if default_engines:
+        backing = [f for f in vulns if _applies_by_default(f)]
+        what = "credentialed responses" if _credentialed_read(report, backing) else "responses"
+        return Verdict(
+            "exploitable",
+            f"Exploitable: attacker origins can read {what} in {join_engines(default_engines)}",
+            f"{len(vulns)} vulnerability finding(s); a page on an attacker's origin can read "
+            f"what the API returns, in browsers as users run them.{other_note}",
+            default_engines,
+            partial,
+        )
+    if permissive_engines:
+        return Verdict(
+            "conditional",
+            "Exploitable only where third-party cookies are allowed: "
+            + join_engines(permissive_engines),
+            "The server's CORS policy lets attacker origins read responses, but default "
+            "browser cookie settings currently stop the credentialed read. Fix the policy: "
+            f"browser defaults differ and change.{other_note}",
+            permissive_engines,
+            partial,
+        )
+    if partial:
+        return Verdict(
+            "inconclusive",
+            "Inconclusive: the run was interrupted before every probe ran",
+            "No exploitable issue was seen in the probes that completed; that proves nothing "
+            f"about the ones that did not.{other_note}",
+            (),
+            partial,
+        )
+    errors = len(report.get("errors") or [])
+    err_note = f" {errors} tool error(s) occurred; check them below." if errors else ""
+    return Verdict(
+        "clean",
+        "No exploitable CORS issue found",
+        "No attacker origin could read a response in any browser tested." + other_note + err_note,
+        (),
+        partial,
+    )
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An ISO 8601 timestamp as an aware UTC datetime (naive means UTC), or None."""
+    if not text or not isinstance(text, str):
+        return None
+    raw = text.strip()
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    try:
+        stamp = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)
+
+
+def duration_seconds(report: Mapping[str, Any]) -> float | None:
+    """Seconds between ``started`` and ``finished``, or None when either is missing."""
+    start, end = parse_time(report.get("started")), parse_time(report.get("finished"))
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def format_duration(seconds: float | None) -> str:
+    """``1h 02m 03s`` / ``2m 03s`` / ``4.2s``; an em dash when unknown."""
+    if seconds is None:
+        return "\u2014"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)  # truncate: a 59.9s run did not take a minute
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{minutes}m {secs:02d}s"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of "browser truth vs header inspection"."""
+
+    target: str
+    origin: str
+    source: str
+    """``finding``, ``disagreement`` or ``header-only``."""
+    header_says: str
+    browsers_say: str
+    disagree: bool
+    assessed: bool = True
+    """False when there is no header-only conclusion to compare with."""
+    severity: str | None = None
+    rule: str | None = None
+    kind: str | None = None
+    anchor: str | None = None
+    """Id of the finding section this row refers to, when there is one."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def browser_outcome(report: Mapping[str, Any], target: str, origin: str) -> tuple[bool, str]:
+    """What attacker-role probes from ``origin`` against ``target`` achieved, in words.
+
+    Returns (readable anywhere, description).
+    """
+    probes = [
+        p
+        for p in report.get("probes") or []
+        if str(p.get("target")) == target and str(p.get("origin")) == origin
+    ]
+    if not probes:
+        return False, "not probed"
+    readable = [p for p in probes if p.get("outcome") == "readable"]
+    if readable:
+        engines = sorted({str(p.get("engine")) for p in readable}, key=_engine_key)
+        creds = sorted({str(p.get("credentials")) for p in readable})
+        return True, f"readable in {join_engines(engines)} (credentials: {', '.join(creds)})"
+    outcomes = {str(p.get("outcome")) for p in probes}
+    engines = sorted({str(p.get("engine")) for p in probes}, key=_engine_key)
+    if outcomes == {"blocked"}:
+        return False, f"blocked in every engine ({join_engines(engines)})"
+    parts = ", ".join(sorted(outcomes))
+    return False, f"never readable ({parts}) in {join_engines(engines)}"
+
+
+def _engine_key(name: str) -> tuple[int, str]:
+    return (ENGINE_ORDER.index(name) if name in ENGINE_ORDER else len(ENGINE_ORDER), name)
+
+
+def _disagreement_sides(d: Mapping[str, Any]) -> tuple[str, str]:
+    """(header side, browser side) of a disagreement, in words.
+
+    Accepts the plain ``{header_says, browsers_say}`` shape and the one
+    :class:`harness.headercheck.Disagreement` serializes to (severities, rule and an
+    explanation).
+    """
+    if "header_says" in d or "browsers_say" in d:
+        return clean(d.get("header_says")), clean(d.get("browsers_say"))
+    hs, bs = d.get("header_severity"), d.get("browser_severity")
+    header = f"vulnerable ({clean(hs)})" if hs else "nothing to report"
+    browsers = (
+        f"{clean(d.get('rule') or 'finding')} ({clean(bs)})" if bs else "no engine confirmed it"
+    )
+    if d.get("explanation"):
+        browsers += f": {clean(d.get('explanation'))}"
+    return header, browsers
+
+
+def finding_anchor(index: int) -> str:
+    """The HTML id of the ``index``-th finding in :func:`sorted_findings` order."""
+    return f"finding-{index + 1}"
+
+
+def comparisons(report: Mapping[str, Any]) -> list[Comparison]:
+    """Rows comparing a header-only check with what the browsers did.
+
+    One row per finding (its ``header_check``), one per ``disagreements`` entry, and
+    one per ``header_only`` conclusion that neither already covers.
+    """
+    rows: list[Comparison] = []
+    covered: set[tuple[str, str]] = set()
+    for i, f in enumerate(sorted_findings(report)):
+        target = str(f.get("target", ""))
+        origins = [str(o) for o in f.get("origins") or []]
+        engines = [str(e) for e in f.get("engines") or []]
+        hc = f.get("header_check")
+        vuln = is_vulnerability(f)
+        if vuln and engines:
+            browsers = f"readable by attacker in {join_engines(engines)}"
+        else:
+            # Say what the probes behind this origin did, not the finding's title.
+            browsers = "; ".join(browser_outcome(report, target, o)[1] for o in origins) or (
+                "no engine let the attacker read"
+            )
+        if isinstance(hc, Mapping):
+            hc_vuln = bool(hc.get("vulnerable"))
+            hc_sev = hc.get("severity")
+            header = (f"vulnerable ({clean(hc_sev)})" if hc_vuln else "not vulnerable") + (
+                f": {clean(hc.get('reason'))}" if hc.get("reason") else ""
+            )
+            browser_vuln = vuln and bool(engines)
+            disagree = hc_vuln != browser_vuln or (
+                hc_vuln and hc_sev is not None and str(hc_sev) != str(f.get("severity"))
+            )
+        else:
+            header = "not assessed"
+            disagree = False
+        assessed = isinstance(hc, Mapping)
+        for origin in origins or [""]:
+            covered.add((target, origin))
+        rows.append(
+            Comparison(
+                target=target,
+                origin=", ".join(origins),
+                source="finding",
+                header_says=header,
+                browsers_say=browsers,
+                disagree=disagree,
+                assessed=assessed,
+                severity=str(f.get("severity", "")),
+                rule=str(f.get("rule", "")),
+                anchor=finding_anchor(i),
+            )
+        )
+    for d in report.get("disagreements") or []:
+        target, origin = str(d.get("target") or ""), str(d.get("origin") or "")
+        covered.add((target, origin))
+        header_says, browsers_say = _disagreement_sides(d)
+        rows.append(
+            Comparison(
+                target=target,
+                origin=origin,
+                source="disagreement",
+                header_says=header_says,
+                browsers_say=browsers_say,
+                disagree=True,
+                severity=clean(d.get("browser_severity")) if d.get("browser_severity") else None,
+                rule=clean(d.get("rule")) if d.get("rule") else None,
+                kind=clean(d.get("kind")),
+            )
+        )
+    for h in report.get("header_only") or []:
+        target, origin = str(h.get("target", "")), str(h.get("origin", ""))
+        if (target, origin) in covered:
+            continue
+        readable, said = browser_outcome(report, target, origin)
+        sev = h.get("severity")
+        header = (f"vulnerable ({clean(sev)})" if sev else "not vulnerable") + (
+            f": {clean(h.get('reason'))}" if h.get("reason") else ""
+        )
+        rows.append(
+            Comparison(
+                target=target,
+                origin=origin,
+                source="header-only",
+                header_says=header,
+                browsers_say=said,
+                disagree=bool(sev) != readable,
+                severity=clean(sev) if sev else None,
+            )
+        )
+    return rows

@@ -1,0 +1,897 @@
+"""The runner: from a :class:`RunConfig` to a stream of observations and a :class:`RunReport`.
+
+Order of work for one run:
+
+1. Expand the catalogue into a probe plan (``scenarios``).
+2. Start the harness: run CA, page server (http and https), the lab when there is
+   no ``--target``, and the forward proxy that maps every impersonated origin.
+3. Replay each probe's request from Python as evidence of what the server says.
+4. For each engine (in parallel) and cookie profile: one browser; for each origin
+   one fresh context and page; all that origin's probes run inside the page in a
+   few ``evaluate`` calls. Each result is classified and streamed to the sinks.
+5. Judge the observations (pure rules) and build the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import ssl
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from harness import browsers
+from harness.browsers import (
+    EngineMissing,
+    EngineSession,
+    NavigationError,
+    OriginPage,
+    ResolvedEngine,
+    SessionSetup,
+)
+from harness.ca import RunCA
+from harness.classify import classify
+from harness.config import RunConfig
+from harness.errors import LaunchError, TargetError
+from harness.models import (
+    BrowserInfo,
+    CookiePolicy,
+    Credentials,
+    Engine,
+    Evidence,
+    Observation,
+    Origin,
+    OriginVariant,
+    Outcome,
+    ProbeSpec,
+    Role,
+    RunReport,
+    ToolError,
+    Via,
+)
+from harness.pages import PROBE_PATH, REDIRECT_PATH, create_app
+from harness.redact import Redactor
+from harness.replay import RateLimiter, Replayer, evidence_key
+from harness.servers import BackgroundServer
+from scenarios.catalogue import expand_origins
+from scenarios.plan import build_plan, shard
+from scenarios.shapes import default_shapes
+
+OPAQUE_HOST = Origin("https", "opaque-host.corsproof-attacker.test", 443)
+"""The page that hosts the ``null``-origin iframes and starts the redirect chain."""
+REDIRECTOR = Origin("https", "redirector.corsproof-attacker.test", 443)
+"""A second attacker origin whose redirect taints the request origin to ``null``."""
+
+ORIGIN_PARALLELISM = 4
+"""Origins probed at once per browser, each in its own context."""
+
+BATCH = 120
+"""Probes per ``evaluate`` call: large enough to amortise the round trip, small
+enough that progress and partial results keep flowing."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the terminal progress line or a sink may want to know."""
+
+    kind: str
+    """``plan``, ``browser``, ``origin``, ``observation``, ``warning``, ``error``."""
+    message: str = ""
+    observation: Observation | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+Sink = Callable[[Event], None]
+
+
+@dataclass
+class Plan:
+    """The expanded probe plan for a run."""
+
+    targets: tuple[str, ...]
+    variants: tuple[OriginVariant, ...]
+    specs: tuple[ProbeSpec, ...]
+    notes: tuple[str, ...] = ()
+
+    def by_variant(self) -> dict[str, list[ProbeSpec]]:
+        """Probe specs grouped by origin variant key, in plan order."""
+        groups: dict[str, list[ProbeSpec]] = defaultdict(list)
+        for spec in self.specs:
+            groups[spec.variant.key].append(spec)
+        return dict(groups)
+
+
+def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
+    """Expand the catalogue for these targets. Pure: no servers, no browsers."""
+    target_origins = [Origin.from_url(t) for t in targets]
+    variants = expand_origins(
+        list(config.legit_origins),
+        target_origins,
+        disabled=config.disabled_classes,
+        extra=list(config.extra_origins),
+    )
+    shapes = default_shapes(unsafe=config.unsafe, lab=config.lab)
+    specs = build_plan(list(targets), variants, shapes, auth_headers=list(config.headers))
+    if config.shard:
+        specs = shard(specs, *config.shard)
+    notes = []
+    if any(s.safe_substitute for s in shapes):
+        notes.append(
+            "Preflighted probes used GET with an Authorization and a custom header instead of "
+            "a JSON POST, because --unsafe was not given: no state-changing method reached "
+            "the target."
+        )
+    return Plan(tuple(targets), tuple(variants), tuple(specs), tuple(notes))
+
+
+def page_url(variant: OriginVariant) -> str:
+    """Where the browser goes to get the variant's origin."""
+    host_origin = variant.origin if variant.via is Via.PAGE else OPAQUE_HOST
+    query = f"role={variant.role.value}&klass={quote(variant.klass)}"
+    return f"{host_origin.serialize()}{PROBE_PATH}?{query}"
+
+
+def probe_url(spec: ProbeSpec) -> str:
+    """The URL page JavaScript requests for this probe."""
+    if spec.variant.via is Via.REDIRECT:
+        return f"{REDIRECTOR.serialize()}{REDIRECT_PATH}?to={quote(spec.target, safe='')}"
+    return spec.target
+
+
+class Harness:
+    """The servers of one run: CA, page server, optional lab, proxy. Always stop it."""
+
+    def __init__(self, config: RunConfig, plan: Plan, *, lab: Any | None = None) -> None:
+        self.config = config
+        self.plan = plan
+        self.lab = lab
+        self.ca: RunCA | None = None
+        self._servers: list[Any] = []
+        self.proxy: Any = None
+        self.lab_port: int | None = None
+
+    def start(self) -> None:
+        """Start everything; raises LaunchError with one line when a piece fails."""
+        from harness.proxy import ForwardProxy
+
+        hosts = {v.origin.host for v in self.plan.variants if not v.origin.opaque}
+        hosts |= {OPAQUE_HOST.host, REDIRECTOR.host}
+        hosts |= {urlsplit(t).hostname or "" for t in self.plan.targets}
+        self.ca = RunCA(sorted(h for h in hosts if h))
+        app = create_app(self.plan.targets)
+        bind = self.config.bind
+        https = BackgroundServer(
+            app,
+            host=bind,
+            ssl_certfile=str(self.ca.certfile),
+            ssl_keyfile=str(self.ca.keyfile),
+            name="page server (https)",
+        )
+        http = BackgroundServer(app, host=bind, name="page server (http)")
+        self._servers = [https, http]
+        routes: dict[tuple[str, int], tuple[str, int]] = {}
+        passthrough: set[tuple[str, int]] = set()
+        if self.lab is not None:
+            lab_server = BackgroundServer(
+                self.lab.app,
+                ssl_certfile=str(self.ca.certfile),
+                ssl_keyfile=str(self.ca.keyfile),
+                name="lab",
+            )
+            self._servers.append(lab_server)
+        for server in self._servers:
+            server.start()
+        if self.lab is not None:
+            self.lab_port = self._servers[-1].port
+        for variant in [
+            *self.plan.variants,
+            OriginVariant(OPAQUE_HOST, "host", Role.ATTACKER, "", ""),
+            OriginVariant(REDIRECTOR, "host", Role.ATTACKER, "", ""),
+        ]:
+            o = variant.origin
+            if o.opaque:
+                continue
+            dest = https.port if o.secure else http.port
+            routes[(o.host, o.port)] = (bind, dest)
+        for target in self.plan.targets:
+            t = Origin.from_url(target)
+            if self.lab is not None:
+                routes[(t.host, t.port)] = ("127.0.0.1", self.lab_port or 0)
+            else:
+                passthrough.add((t.host.strip("[]"), t.port))
+                routes.pop((t.host, t.port), None)
+        self.proxy = ForwardProxy(
+            routes,
+            passthrough,
+            bind=bind,
+            fallback={443: (bind, https.port), 80: (bind, http.port)},
+        )
+        self.proxy.start()
+
+    def stop(self) -> None:
+        """Stop every server; safe in ``finally``."""
+        if self.proxy is not None:
+            self.proxy.stop()
+        for server in reversed(self._servers):
+            with contextlib.suppress(Exception):
+                server.stop()
+        if self.ca is not None:
+            self.ca.close()
+
+
+def _cookie_header(config: RunConfig, targets: Sequence[str], lab: Any | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for target in targets:
+        host = urlsplit(target).hostname or ""
+        pairs = [f"{c.name}={c.value}" for c in config.cookies if (c.domain or host) in host]
+        if lab is not None:
+            pairs.append(f"{lab.session_cookie_name}={lab.session_value}")
+        if pairs:
+            out[host] = "; ".join(pairs)
+    return out
+
+
+def _playwright_cookies(
+    config: RunConfig, targets: Sequence[str], lab: Any | None
+) -> list[dict[str, Any]]:
+    cookies = []
+    for target in targets:
+        parts = urlsplit(target)
+        host = parts.hostname or ""
+        secure_target = parts.scheme == "https"
+        for c in config.cookies:
+            secure = c.secure if c.secure is not None else secure_target
+            same_site = c.same_site or ("None" if secure else "Lax")
+            cookies.append(
+                browsers.cookie_for_playwright(
+                    c.name,
+                    c.value,
+                    host=host,
+                    secure=secure,
+                    same_site=same_site,
+                    path=c.path,
+                    domain=c.domain,
+                    http_only=c.http_only,
+                )
+            )
+        if lab is not None:
+            cookies.append(
+                browsers.cookie_for_playwright(
+                    lab.session_cookie_name,
+                    lab.session_value,
+                    host=host,
+                    secure=True,
+                    same_site="None",
+                    http_only=True,
+                )
+            )
+    unique = {(c["name"], c["domain"], c["path"]): c for c in cookies}
+    return list(unique.values())
+
+
+class Runner:
+    """Runs one verify: probes in every engine, streaming observations to ``sink``."""
+
+    def __init__(
+        self, config: RunConfig, *, sink: Sink | None = None, lab: Any | None = None
+    ) -> None:
+        self.config = config
+        self.sink = sink or (lambda _e: None)
+        self.lab = lab
+        self.observations: list[Observation] = []
+        self.evidence: dict[str, Evidence] = {}
+        self.browsers: list[BrowserInfo] = []
+        self.errors: list[ToolError] = []
+        self.partial = False
+        self.started = _now()
+        self.redactor = Redactor(config.secrets)
+        self.timings: dict[str, float] = defaultdict(float)
+        self._log_seen = 0
+        self._harness: Harness | None = None
+        self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
+        self._cookie_seen: dict[tuple[str, str, str, str], bool] = {}
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self.sink(event)
+        except Exception as exc:  # a broken sink must not lose the run
+            self.errors.append(ToolError("sink", f"progress output failed: {exc}"))
+
+    def targets(self) -> tuple[str, ...]:
+        """The run's targets: the user's, or one URL per lab policy."""
+        if self.config.targets:
+            return self.config.targets
+        if self.lab is None:
+            raise TargetError("no --target given and the lab is not running")
+        return tuple(self.lab.target_urls())
+
+    async def run(self) -> RunReport:
+        """Do the whole run. Partial results survive errors, the budget and cancellation."""
+        targets = self.targets()
+        plan = make_plan(self.config, targets)
+        self._emit(
+            Event(
+                "plan",
+                f"{len(plan.specs)} probes: {len(targets)} target(s) x "
+                f"{len(plan.variants)} origin(s)",
+                data={"probes": len(plan.specs)},
+            )
+        )
+        harness = Harness(self.config, plan, lab=self.lab)
+        self._harness = harness
+        t0 = time.monotonic()
+        try:
+            await asyncio.to_thread(harness.start)
+            self.timings["harness"] = time.monotonic() - t0
+            await self._run_all(plan, harness)
+        except asyncio.CancelledError:
+            self.partial = True
+            raise
+        finally:
+            await asyncio.to_thread(harness.stop)
+        return self.report(plan)
+
+    async def _run_all(self, plan: Plan, harness: Harness) -> None:
+        verify: ssl.SSLContext | bool
+        rewrite = {}
+        if self.lab is not None and harness.ca is not None:
+            verify = ssl.create_default_context(cafile=str(harness.ca.cafile))
+            for target in plan.targets:
+                t = Origin.from_url(target)
+                rewrite[(t.host, t.port)] = ("127.0.0.1", harness.lab_port or 0)
+        else:
+            verify = not self.config.insecure
+        replayer = Replayer(
+            proxy_url=None,
+            verify=verify,
+            cookie_header=_cookie_header(self.config, plan.targets, self.lab),
+            redactor=self.redactor,
+            timeout=self.config.timeout,
+            # The lab is ours and on loopback; real targets get the --rate limit.
+            limiter=RateLimiter(0 if self.lab is not None else self.config.rate),
+            concurrency=8 if self.lab is not None else max(2, self.config.concurrency),
+            rewrite=rewrite,
+        )
+        try:
+            await self._check_targets(plan, replayer)
+            engines = self._resolve_engines()
+            if not engines:
+                raise LaunchError(
+                    "no browser engine is available; see the lines above for how to install one"
+                )
+            # Evidence is gathered while the browsers probe; each origin waits only
+            # for its own requests.
+            for spec in plan.specs:
+                key = _ev_key(spec)
+                if key not in self.evidence and key not in self._ev_tasks:
+                    self._ev_tasks[key] = asyncio.ensure_future(replayer.evidence_for(spec))
+            setup = SessionSetup(
+                cookies=_playwright_cookies(self.config, plan.targets, self.lab),
+                storage_state=str(self.config.storage_state) if self.config.storage_state else None,
+                login_url=self.config.login_url,
+                proxy_url=harness.proxy.url,
+            )
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(self._run_engine(r, plan, setup) for r in engines)),
+                    self.config.budget,
+                )
+            except TimeoutError:
+                self.partial = True
+                self.errors.append(
+                    ToolError(
+                        "budget",
+                        f"the run budget of {self.config.budget:.0f}s ran out; "
+                        "the report holds what was measured",
+                    )
+                )
+                self._emit(
+                    Event(
+                        "error",
+                        f"budget of {self.config.budget:.0f}s exhausted; writing partial report",
+                    )
+                )
+            for key, task in list(self._ev_tasks.items()):
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    self.evidence[key] = task.result()
+        finally:
+            for task in self._ev_tasks.values():
+                task.cancel()
+            await asyncio.gather(*self._ev_tasks.values(), return_exceptions=True)
+            await replayer.close()
+
+    async def _evidence(self, spec: ProbeSpec) -> Evidence | None:
+        key = _ev_key(spec)
+        if key in self.evidence:
+            return self.evidence[key]
+        task = self._ev_tasks.get(key)
+        if task is None:
+            return None
+        try:
+            ev = await asyncio.wait_for(asyncio.shield(task), self.config.timeout * 3 + 5)
+        except (TimeoutError, Exception):
+            return None
+        self.evidence[key] = ev
+        return ev
+
+    async def _check_targets(self, plan: Plan, replayer: Replayer) -> None:
+        """Fail early, with one line, when a target cannot be reached at all."""
+        for target in plan.targets:
+            spec = next((s for s in plan.specs if s.target == target), None)
+            if spec is None:
+                continue
+            ev = await replayer.evidence_for(spec)
+            self.evidence[ev.key] = ev
+            if ev.actual is not None and ev.actual.status is None:
+                err = ev.actual.error or "no response"
+                if "certificate" in err.lower() or "ssl" in err.lower():
+                    raise TargetError(
+                        f"target {target}: TLS certificate not trusted ({err}); "
+                        "pass --insecure to accept a self-signed certificate"
+                    )
+                if err == "timeout":
+                    continue  # a slow target is judged per probe, not refused outright
+                raise TargetError(f"target {target} is unreachable: {err}")
+
+    def _resolve_engines(self) -> list[ResolvedEngine]:
+        found = []
+        for choice in self.config.engines:
+            try:
+                found.append(browsers.resolve(choice))
+            except EngineMissing as exc:
+                if choice.explicit:
+                    raise
+                self._emit(Event("warning", str(exc)))
+                self.errors.append(ToolError("browser-missing", str(exc)))
+        return found
+
+    async def _open_session(
+        self, resolved: ResolvedEngine, policy: CookiePolicy, setup: SessionSetup
+    ) -> EngineSession:
+        tag = f"corsproof ({resolved.engine.value}-{policy.value})"
+        if self._harness is not None and self._harness.proxy is not None:
+            setup = dataclasses.replace(setup, proxy_url=self._harness.proxy.listener(tag))
+        if resolved.engine is Engine.WEBKIT and resolved.source != "playwright":
+            from harness.webkit import WebKitSession
+
+            wk = WebKitSession(resolved, policy, setup)
+            await wk.start()
+            session: EngineSession = wk
+            return session
+        from playwright.async_api import async_playwright
+
+        pw = await self._playwright()
+        pws = browsers.PlaywrightSession(pw, resolved, policy, setup)
+        await pws.start()
+        _ = async_playwright
+        return pws
+
+    _pw_cm: Any = None
+    _pw: Any = None
+    _pw_lock: asyncio.Lock | None = None
+
+    async def _playwright(self) -> Any:
+        if self._pw_lock is None:
+            self._pw_lock = asyncio.Lock()
+        async with self._pw_lock:
+            if self._pw is None:
+                from playwright.async_api import async_playwright
+
+                self._pw_cm = async_playwright()
+                self._pw = await self._pw_cm.start()
+        return self._pw
+
+    async def _close_playwright(self) -> None:
+        if self._pw_cm is not None:
+            with contextlib.suppress(Exception):
+                await self._pw_cm.__aexit__(None, None, None)
+            self._pw_cm = None
+            self._pw = None
+
+    def _profiles_for(self, engine: Engine) -> list[CookiePolicy]:
+        policies = list(self.config.cookie_policies)
+        if engine is Engine.CHROMIUM and CookiePolicy.DEFAULT in policies:
+            # Default Chromium already sends third-party cookies: its permissive
+            # profile would be the very same browser configuration, run twice.
+            policies = [p for p in policies if p is not CookiePolicy.PERMISSIVE]
+        return policies
+
+    async def _run_engine(self, resolved: ResolvedEngine, plan: Plan, setup: SessionSetup) -> None:
+        groups = plan.by_variant()
+        for policy in self._profiles_for(resolved.engine):
+            if (
+                policy is CookiePolicy.PERMISSIVE
+                and CookiePolicy.DEFAULT in self.config.cookie_policies
+            ):
+                # The cookie profile only changes what credentialed requests carry;
+                # anonymous probes were already measured under the default profile.
+                work = {
+                    k: [s for s in v if s.credentials is Credentials.INCLUDE]
+                    for k, v in groups.items()
+                }
+                work = {k: v for k, v in work.items() if v}
+            else:
+                work = groups
+            t0 = time.monotonic()
+            try:
+                session = await self._open_session(resolved, policy, setup)
+            except LaunchError as exc:
+                self.errors.append(ToolError("launch", str(exc)))
+                self._emit(Event("error", str(exc)))
+                self._lose(work, resolved.engine, policy, f"browser did not start: {exc}")
+                continue
+            self.timings[f"launch:{resolved.engine.value}"] += time.monotonic() - t0
+            if not any(b.engine is session.info.engine for b in self.browsers):
+                self.browsers.append(session.info)
+            self._emit(
+                Event(
+                    "browser",
+                    f"{session.info.engine.value} {session.info.version} "
+                    f"({session.info.source}) cookie profile {policy.value}",
+                )
+            )
+            holder = [session]
+            queue = list(work.values())
+            try:
+                # A few origins at once hide page-load and context latency; each
+                # still has its own context.
+                await asyncio.gather(
+                    *(
+                        self._drain(queue, holder, resolved, policy, setup)
+                        for _ in range(ORIGIN_PARALLELISM)
+                    )
+                )
+            finally:
+                await holder[0].close()
+
+    async def _drain(
+        self,
+        queue: list[list[ProbeSpec]],
+        holder: list[EngineSession],
+        resolved: ResolvedEngine,
+        policy: CookiePolicy,
+        setup: SessionSetup,
+    ) -> None:
+        """Take origins off the shared queue until it is empty."""
+        while queue:
+            specs = queue.pop(0)
+            before = holder[0]
+            after = await self._run_origin(before, resolved, policy, setup, specs)
+            # Only the first worker to notice a dead browser replaces it.
+            if after is not before and holder[0] is before:
+                holder[0] = after
+            elif after is not before:
+                await after.close()
+
+    def _lose(
+        self, groups: Mapping[str, list[ProbeSpec]], engine: Engine, policy: CookiePolicy, why: str
+    ) -> None:
+        for specs in groups.values():
+            for spec in specs:
+                self._record(_lost(spec, engine, policy, why))
+
+    async def _run_origin(
+        self,
+        session: EngineSession,
+        resolved: ResolvedEngine,
+        policy: CookiePolicy,
+        setup: SessionSetup,
+        specs: list[ProbeSpec],
+    ) -> EngineSession:
+        variant = specs[0].variant
+        engine = resolved.engine
+        t0 = time.monotonic()
+        page: OriginPage | None = None
+        try:
+            page = await asyncio.wait_for(session.open_origin(), 30)
+            self.timings["context"] += time.monotonic() - t0
+            results = await self._probe_in_page(session, page, engine, policy, specs)
+        except (TimeoutError, LaunchError, ConnectionError) as exc:
+            # The browser hung or died: restart it, and mark this origin's probes lost.
+            why = f"lost: browser stopped answering ({type(exc).__name__})"
+            for spec in specs:
+                self._record(_lost(spec, engine, policy, why))
+            self._emit(
+                Event("warning", f"{engine.value}: restarting browser after {type(exc).__name__}")
+            )
+            with contextlib.suppress(Exception):
+                await session.close()
+            session = await self._open_session(resolved, policy, setup)
+            return session
+        except Exception as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "closed" in msg.lower() or "crash" in msg.lower() or "disconnected" in msg.lower():
+                for spec in specs:
+                    self._record(
+                        _lost(spec, engine, policy, f"lost: browser crashed ({msg[:120]})")
+                    )
+                with contextlib.suppress(Exception):
+                    await session.close()
+                return await self._open_session(resolved, policy, setup)
+            raise
+        finally:
+            if page is not None:
+                await page.close()
+        counts: dict[str, int] = defaultdict(int)
+        for obs in results:
+            counts[obs.outcome.value] += 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        self._emit(
+            Event(
+                "origin",
+                f"[{engine.value}/{policy.value}] {variant.key}: {summary} "
+                f"({time.monotonic() - t0:.1f}s)",
+            )
+        )
+        return session
+
+    async def _probe_in_page(
+        self,
+        session: EngineSession,
+        page: OriginPage,
+        engine: Engine,
+        policy: CookiePolicy,
+        specs: list[ProbeSpec],
+    ) -> list[Observation]:
+        variant = specs[0].variant
+        timeout_ms = int(self.config.timeout * 1000)
+        url = page_url(variant)
+        t0 = time.monotonic()
+        try:
+            origin = await page.navigate(url, self.config.timeout + 5)
+        except NavigationError as exc:
+            # An engine that will not even connect to the host has refused the origin
+            # itself (its URL parser or host validation); that is not an error.
+            asked = self._proxy_saw(session, variant)
+            invalid = exc.invalid or (variant.via is Via.PAGE and asked is False)
+            outcome = Outcome.NOT_PRODUCIBLE if invalid else Outcome.ERROR
+            why = (
+                f"{engine.value} refuses to load a page on this origin: {exc}"
+                if invalid
+                else f"probe page did not load: {exc}"
+            )
+            return [self._record(_unjudged(s, engine, policy, outcome, why, None)) for s in specs]
+        self.timings["page-load"] += time.monotonic() - t0
+        expected = (variant.origin if variant.via is Via.PAGE else OPAQUE_HOST).serialize()
+        if origin != expected:
+            outcome, why = _origin_mismatch(expected, origin)
+            return [self._record(_unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
+        out: list[Observation] = []
+        t1 = time.monotonic()
+        for start in range(0, len(specs), BATCH):
+            chunk = specs[start : start + BATCH]
+            batch = [self._js_spec(s, timeout_ms) for s in chunk]
+            budget = self.config.timeout * (len(chunk) / max(1, self.config.concurrency) + 2) + 10
+            if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME):
+                reply = await page.evaluate(
+                    "([kind, b, n, t]) => __corsproof.runInFrame(kind, b, n, t)",
+                    [variant.via.value, batch, self.config.concurrency, int(budget * 1000)],
+                    budget + 5,
+                )
+                if not isinstance(reply, dict) or "results" not in reply:
+                    detail = reply.get("error") if isinstance(reply, dict) else reply
+                    why = f"opaque-origin frame did not run: {detail}"
+                    out += [
+                        self._record(
+                            _unjudged(s, engine, policy, Outcome.NOT_PRODUCIBLE, why, None)
+                        )
+                        for s in chunk
+                    ]
+                    continue
+                raws = reply["results"]
+            else:
+                raws = await page.evaluate(
+                    "([b, n]) => __corsproof.run(b, n)", [batch, self.config.concurrency], budget
+                )
+            reasons = await page.cors_reasons()
+            cookies = self._cookie_witness(engine, policy, variant)
+            for spec, raw in zip(chunk, raws, strict=False):
+                ev = await self._evidence(spec)
+                expected_page = (
+                    "null" if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else expected
+                )
+                if raw.get("page_origin") != expected_page:
+                    out.append(
+                        self._record(
+                            _unjudged(
+                                spec,
+                                engine,
+                                policy,
+                                Outcome.ERROR,
+                                f"page had origin {raw.get('page_origin')!r}, "
+                                f"not {expected_page!r}",
+                                raw.get("page_origin"),
+                            )
+                        )
+                    )
+                    continue
+                sent = None
+                if spec.credentials is Credentials.INCLUDE and cookies is not None:
+                    sent = cookies.get((urlsplit(spec.target).path, spec.shape.method))
+                    if sent is None:
+                        sent = False
+                obs = classify(
+                    spec,
+                    raw,
+                    engine=engine,
+                    cookie_policy=policy,
+                    probe_id=_probe_id(spec, engine, policy),
+                    evidence=ev,
+                    engine_reason=reasons.get(probe_url(spec)),
+                    cookie_sent=sent,
+                    timeout_ms=timeout_ms,
+                )
+                out.append(self._record(obs))
+        self.timings["probing"] += time.monotonic() - t1
+        return out
+
+    def _proxy_saw(self, session: EngineSession, variant: OriginVariant) -> bool | None:
+        if self._harness is None or self._harness.proxy is None:
+            return None
+        o = variant.origin
+        return bool(self._harness.proxy.saw(session.user_agent_tag, f"{o.host}:{o.port}"))
+
+    def _cookie_witness(
+        self, engine: Engine, policy: CookiePolicy, variant: OriginVariant
+    ) -> dict[tuple[str, str], bool] | None:
+        """Did the session cookie reach the lab? Server-side truth, from the lab's log."""
+        if self.lab is None:
+            return None
+        entries, self._log_seen = self.lab.log_since(self._log_seen)
+        name = self.lab.session_cookie_name
+        for entry in entries:
+            if entry.method == "OPTIONS" or entry.origin is None:
+                continue
+            ua = entry.user_agent or ""
+            start = ua.find("corsproof (")
+            if start < 0:
+                continue
+            key = (ua[start:], entry.origin, entry.path, entry.method)
+            self._cookie_seen[key] = self._cookie_seen.get(key, False) or name in entry.cookies
+        tag = f"corsproof ({engine.value}-{policy.value})"
+        origin = variant.origin.serialize()
+        return {
+            (path, method): seen
+            for (t, o, path, method), seen in self._cookie_seen.items()
+            if t == tag and o == origin
+        }
+
+    def _js_spec(self, spec: ProbeSpec, timeout_ms: int) -> dict[str, Any]:
+        headers = dict(spec.shape.headers)
+        if spec.credentials is Credentials.INCLUDE:
+            headers.update(dict(spec.auth_headers))
+        return {
+            "id": spec.id,
+            "url": probe_url(spec),
+            "method": spec.shape.method,
+            "headers": headers,
+            "body": spec.shape.body,
+            "credentials": spec.credentials.value,
+            "api": spec.api,
+            "timeout_ms": timeout_ms,
+        }
+
+    def _record(self, obs: Observation) -> Observation:
+        self.observations.append(obs)
+        self._emit(Event("observation", observation=obs))
+        return obs
+
+    def report(self, plan: Plan | None = None) -> RunReport:
+        """The report as it stands: complete, or partial after an interruption."""
+        from harness import __version__
+        from harness.headercheck import disagreements, header_scan
+        from harness.pages import render_probe_page
+        from harness.rules import rules_for_report
+        from harness.verdicts import judge
+
+        evidence = list(self.evidence.values())
+        findings = judge(
+            self.observations,
+            evidence,
+            env=self.config.env,
+            engines_run=[b.engine for b in self.browsers],
+        )
+        legit = [o.serialize() for o in self.config.legit_origins]
+        header_only = header_scan(evidence, legit_origins=legit)
+        extra: dict[str, Any] = {
+            "header_only": header_only,
+            "disagreements": disagreements(findings, header_only, observations=self.observations),
+            "pages": {
+                "attacker page (https://corsproof-attacker.test)": render_probe_page(
+                    "https://corsproof-attacker.test", role="attacker", klass="unrelated"
+                ),
+            },
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+        return RunReport(
+            run_id=self.config.run_id,
+            started=self.started,
+            finished=None if self.partial else _now(),
+            targets=plan.targets if plan else self.config.targets,
+            browsers=tuple(self.browsers),
+            probes=tuple(self.observations),
+            findings=tuple(findings),
+            evidence=tuple(self.evidence.values()),
+            partial=self.partial,
+            errors=tuple(self.errors),
+            notes=plan.notes if plan else (),
+            config=self.config.summary(),
+            rules=rules_for_report({f.rule for f in findings}),
+            extra=extra,
+            tool_version=__version__,
+        )
+
+
+def _origin_mismatch(expected: str, got: str) -> tuple[Outcome, str]:
+    exp, seen = urlsplit(expected), urlsplit(got)
+    if exp.scheme == "http" and seen.scheme == "https":
+        return Outcome.NOT_PRODUCIBLE, f"the engine upgraded the page to https ({got})"
+    if got and got != "null" and exp.scheme == seen.scheme and exp.hostname != seen.hostname:
+        return Outcome.NOT_PRODUCIBLE, f"the engine rewrote the host: the page got {got}"
+    return Outcome.ERROR, f"page had origin {got!r}, not {expected!r}"
+
+
+def _ev_key(spec: ProbeSpec) -> str:
+    return evidence_key(
+        spec.target, spec.variant.origin.serialize(), spec.shape.name, spec.credentials
+    )
+
+
+def _probe_id(spec: ProbeSpec, engine: Engine, policy: CookiePolicy) -> str:
+    return f"{spec.id}-{engine.value[:2]}{policy.value[0]}"
+
+
+def _unjudged(
+    spec: ProbeSpec,
+    engine: Engine,
+    policy: CookiePolicy,
+    outcome: Outcome,
+    why: str,
+    page_origin: str | None,
+) -> Observation:
+    return Observation(
+        id=_probe_id(spec, engine, policy),
+        engine=engine,
+        cookie_policy=policy,
+        target=spec.target,
+        origin=spec.variant.origin.serialize(),
+        origin_class=spec.variant.klass,
+        role=spec.variant.role,
+        via=spec.variant.via,
+        page_origin=page_origin,
+        shape=spec.shape.name,
+        method=spec.shape.method,
+        api=spec.api,
+        credentials=spec.credentials,
+        outcome=outcome,
+        error=why[:300] if outcome is not Outcome.NOT_PRODUCIBLE else None,
+        block_reason=why[:300] if outcome is Outcome.NOT_PRODUCIBLE else None,
+        preflighted=spec.shape.preflighted,
+    )
+
+
+def _lost(spec: ProbeSpec, engine: Engine, policy: CookiePolicy, why: str) -> Observation:
+    return _unjudged(spec, engine, policy, Outcome.ERROR, why, None)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def default_run_id() -> str:
+    """A sortable, filesystem-safe id for a run."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def summarize(observations: Iterable[Observation]) -> dict[str, int]:
+    """Counts by outcome."""
+    counts: dict[str, int] = defaultdict(int)
+    for obs in observations:
+        counts[obs.outcome.value] += 1
+    return dict(counts)

@@ -1,0 +1,227 @@
+// corsproof in-page probe runner. Runs a batch of requests exactly as page
+// JavaScript on this origin would, and reports only what JavaScript could see.
+// Response bodies never leave the page: only their length and a short hash.
+(function () {
+  "use strict";
+  var MAX_BODY = 1048576;
+
+  function fnv1a(bytes) {
+    var h = 0x811c9dc5;
+    for (var i = 0; i < bytes.length; i++) {
+      h ^= bytes[i];
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return ("00000000" + h.toString(16)).slice(-8);
+  }
+
+  function concat(chunks, total) {
+    var out = new Uint8Array(total);
+    var off = 0;
+    for (var i = 0; i < chunks.length; i++) { out.set(chunks[i], off); off += chunks[i].length; }
+    return out;
+  }
+
+  async function readBody(resp) {
+    if (!resp.body || !resp.body.getReader) {
+      var buf = new Uint8Array(await resp.arrayBuffer());
+      var cut = buf.length > MAX_BODY;
+      if (cut) buf = buf.subarray(0, MAX_BODY);
+      return { bytes: buf, truncated: cut };
+    }
+    var reader = resp.body.getReader();
+    var chunks = [], total = 0, truncated = false;
+    for (;;) {
+      var step = await reader.read();
+      if (step.done) break;
+      var room = MAX_BODY - total;
+      if (step.value.length > room) {
+        chunks.push(step.value.subarray(0, room)); total += room; truncated = true;
+        try { reader.cancel(); } catch (e) { /* already closed */ }
+        break;
+      }
+      chunks.push(step.value); total += step.value.length;
+    }
+    return { bytes: concat(chunks, total), truncated: truncated };
+  }
+
+  function headerNames(list) {
+    var names = [];
+    for (var i = 0; i < list.length && names.length < 64; i++) {
+      var n = String(list[i]).toLowerCase().slice(0, 128);
+      if (names.indexOf(n) < 0) names.push(n);
+    }
+    return names.sort();
+  }
+
+  function base(spec, t0) {
+    return {
+      id: spec.id, page_origin: self.origin, resolved: false, status: null,
+      body_read: false, body_length: null, body_hash: null, body_truncated: false,
+      headers: [], elapsed_ms: 0, error: null, error_name: null, timed_out: false,
+      _t0: t0
+    };
+  }
+
+  function finish(out) {
+    out.elapsed_ms = Math.round((performance.now() - out._t0) * 10) / 10;
+    delete out._t0;
+    if (out.error && out.error.length > 300) out.error = out.error.slice(0, 300);
+    return out;
+  }
+
+  async function viaFetch(spec) {
+    var out = base(spec, performance.now());
+    var ctl = new AbortController();
+    var timer = setTimeout(function () { out.timed_out = true; ctl.abort(); }, spec.timeout_ms);
+    try {
+      var init = {
+        method: spec.method, headers: spec.headers, credentials: spec.credentials,
+        mode: "cors", cache: "no-store", redirect: "follow", signal: ctl.signal
+      };
+      if (spec.body !== null && spec.body !== undefined) init.body = spec.body;
+      var resp = await fetch(spec.url, init);
+      out.resolved = true;
+      out.status = resp.status;
+      var names = [];
+      resp.headers.forEach(function (_v, k) { names.push(k); });
+      out.headers = headerNames(names);
+      try {
+        var body = await readBody(resp);
+        out.body_read = true;
+        out.body_length = body.bytes.length;
+        out.body_truncated = body.truncated;
+        out.body_hash = fnv1a(body.bytes);
+      } catch (e) {
+        out.error = "body: " + (e && e.message ? e.message : String(e));
+        out.error_name = e && e.name ? e.name : "Error";
+      }
+    } catch (e) {
+      out.error = e && e.message ? e.message : String(e);
+      out.error_name = e && e.name ? e.name : "Error";
+    } finally {
+      clearTimeout(timer);
+    }
+    return finish(out);
+  }
+
+  function viaXhr(spec) {
+    return new Promise(function (resolve) {
+      var out = base(spec, performance.now());
+      var xhr = new XMLHttpRequest();
+      var done = false;
+      function end(err, name) {
+        if (done) return;
+        done = true;
+        if (err && !out.error) { out.error = err; out.error_name = name || "Error"; }
+        resolve(finish(out));
+      }
+      try {
+        xhr.open(spec.method, spec.url, true);
+        xhr.withCredentials = spec.credentials === "include";
+        xhr.responseType = "arraybuffer";
+        xhr.timeout = spec.timeout_ms;
+        Object.keys(spec.headers).forEach(function (k) { xhr.setRequestHeader(k, spec.headers[k]); });
+      } catch (e) {
+        end(e && e.message ? e.message : String(e), e && e.name);
+        return;
+      }
+      xhr.onreadystatechange = function () {
+        // Headers are only exposed once the CORS check has passed.
+        if (xhr.readyState >= 2 && xhr.status !== 0 && !out.resolved) {
+          out.resolved = true;
+          out.status = xhr.status;
+          var raw = xhr.getAllResponseHeaders() || "";
+          out.headers = headerNames(raw.split(/\r?\n/).filter(Boolean).map(function (l) {
+            return l.split(":")[0].trim();
+          }));
+        }
+      };
+      xhr.onprogress = function (e) {
+        if (e.loaded > MAX_BODY) {
+          out.body_read = true; out.body_truncated = true; out.body_length = MAX_BODY;
+          out.body_hash = null;
+          xhr.abort();
+          end(null);
+        }
+      };
+      xhr.onload = function () {
+        var bytes = new Uint8Array(xhr.response || new ArrayBuffer(0));
+        out.body_read = true;
+        out.body_length = bytes.length;
+        out.body_hash = fnv1a(bytes);
+        end(null);
+      };
+      xhr.onerror = function () { end("XMLHttpRequest network error", "NetworkError"); };
+      xhr.ontimeout = function () { out.timed_out = true; end("XMLHttpRequest timeout", "TimeoutError"); };
+      xhr.onabort = function () { end("XMLHttpRequest aborted", "AbortError"); };
+      try {
+        xhr.send(spec.body === null || spec.body === undefined ? null : spec.body);
+      } catch (e) {
+        end(e && e.message ? e.message : String(e), e && e.name);
+      }
+    });
+  }
+
+  function runOne(spec) {
+    return spec.api === "xhr" ? viaXhr(spec) : viaFetch(spec);
+  }
+
+  async function run(batch, limit) {
+    var results = new Array(batch.length);
+    var next = 0;
+    async function worker() {
+      while (next < batch.length) {
+        var i = next++;
+        try { results[i] = await runOne(batch[i]); }
+        catch (e) { results[i] = finish(Object.assign(base(batch[i], performance.now()), { error: String(e) })); }
+      }
+    }
+    var workers = [];
+    for (var w = 0; w < Math.max(1, Math.min(limit || 6, batch.length)); w++) workers.push(worker());
+    await Promise.all(workers);
+    return results;
+  }
+
+  // Opaque-origin probes run inside an iframe and report back by postMessage.
+  function runInFrame(kind, batch, limit, timeoutMs) {
+    return new Promise(function (resolve) {
+      var frame = document.createElement("iframe");
+      var token = Math.random().toString(36).slice(2);
+      var src = document.getElementById("corsproof-probe").textContent;
+      var doc = "<!doctype html><meta charset=utf-8><script>" + src + "<\/script>";
+      var timer = setTimeout(function () { cleanup(); resolve({ error: "frame did not answer" }); }, timeoutMs);
+      function cleanup() { clearTimeout(timer); window.removeEventListener("message", onMsg); frame.remove(); }
+      function onMsg(ev) {
+        if (ev.source !== frame.contentWindow || !ev.data || ev.data.token !== token) return;
+        if (ev.data.type === "ready") {
+          frame.contentWindow.postMessage({ type: "batch", token: token, batch: batch, limit: limit }, "*");
+        } else if (ev.data.type === "results") {
+          cleanup();
+          resolve({ results: ev.data.results });
+        }
+      }
+      window.addEventListener("message", onMsg);
+      var withToken = doc.replace("<script>", "<script>window.__corsproofToken=" + JSON.stringify(token) + ";");
+      if (kind === "sandbox-srcdoc") {
+        frame.setAttribute("sandbox", "allow-scripts");
+        frame.srcdoc = withToken;
+      } else {
+        frame.src = "data:text/html;charset=utf-8," + encodeURIComponent(withToken);
+      }
+      document.body.appendChild(frame);
+    });
+  }
+
+  self.__corsproof = { run: run, runInFrame: runInFrame };
+
+  if (self.__corsproofToken && window.parent !== window) {
+    var tok = self.__corsproofToken;
+    window.addEventListener("message", function (ev) {
+      if (!ev.data || ev.data.token !== tok || ev.data.type !== "batch") return;
+      run(ev.data.batch, ev.data.limit).then(function (results) {
+        window.parent.postMessage({ type: "results", token: tok, results: results }, "*");
+      });
+    });
+    window.parent.postMessage({ type: "ready", token: tok }, "*");
+  }
+})();

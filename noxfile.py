@@ -1,0 +1,111 @@
+"""Sessions for corsproof: verify, tests, lint, typecheck, bench, soak, matrix, merge.
+
+Each session installs what it needs into its own virtualenv. Browsers come from the
+system (Debian packages) when present; as root on Debian they are installed with
+apt; otherwise the session stops with a line saying how to get them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+APT_PACKAGES = {
+    "chromium": ["chromium"],
+    "firefox": ["firefox-esr"],
+    "webkit": ["webkit2gtk-driver", "xvfb"],
+}
+SYSTEM_BINARIES = {
+    "chromium": ["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    "firefox": ["/usr/bin/firefox-esr", "/usr/bin/firefox"],
+    "webkit": ["/usr/bin/WebKitWebDriver"],
+}
+
+
+def _missing_engines() -> list[str]:
+    missing = []
+    for engine, paths in SYSTEM_BINARIES.items():
+        if not any(Path(p).exists() for p in paths):
+            missing.append(engine)
+    if "webkit" not in missing and not shutil.which("Xvfb"):
+        missing.append("webkit")
+    return missing
+
+
+def ensure_browsers(session: nox.Session) -> None:
+    """Install missing system browsers with apt when we can; otherwise say how."""
+    missing = _missing_engines()
+    if not missing:
+        return
+    packages = sorted({p for e in missing for p in APT_PACKAGES[e]})
+    can_apt = shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0
+    if can_apt and os.environ.get("CORSPROOF_NO_APT") != "1":
+        session.log(f"installing browsers with apt: {' '.join(packages)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+            check=True,
+            env=env,
+        )
+        return
+    session.warn(
+        "browsers not found: " + ", ".join(missing) + ". Install them with "
+        f"`sudo apt-get install {' '.join(packages)}` (Debian/Ubuntu), or use Playwright-managed "
+        "ones (`python -m playwright install chromium firefox webkit`). corsproof runs with "
+        "whatever engines it finds."
+    )
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    """Install corsproof (editable) with the given extras."""
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec)
+
+
+@nox.session(python=PYTHON)
+def verify(session: nox.Session) -> None:
+    """Verify a target in real browsers (default: the built-in lab); args go to harness verify."""
+    install(session)
+    ensure_browsers(session)
+    # The exact exit code (1 findings, 2 tool error, 130 interrupted) is part of the
+    # interface, so it is passed on instead of nox's generic failure.
+    python = str(Path(session.bin) / "python")
+    session.log(f"python -m harness verify {' '.join(session.posargs)}")
+    code = subprocess.call([python, "-m", "harness", "verify", *session.posargs])
+    if code:
+        session.log(f"harness verify exited with {code}")
+        raise SystemExit(code)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite: unit tests and real-browser verdict tests."""
+    install(session, "test")
+    ensure_browsers(session)
+    args = session.posargs or ["-q"]
+    session.run("python", "-m", "pytest", *args)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Lint with ruff."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "harness", "scenarios", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Type-check with mypy --strict."""
+    install(session, "test", "dev")
+    session.run("mypy", "--strict", "harness", "scenarios")

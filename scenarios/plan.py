@@ -1,0 +1,130 @@
+"""The probe plan: targets x origin variants x shapes x credentials x API.
+
+The plan is grouped by variant because the runner serves one page per origin and
+fires all of that origin's probes from it. Probe ids are derived from content,
+not position, so the same probe keeps its id across runs and shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+from harness.models import Credentials, OriginVariant, ProbeSpec, Shape
+from scenarios.shapes import SIMPLE_GET
+
+__all__ = ["APIS", "CREDENTIAL_MODES", "build_plan", "parse_shard", "probe_id", "shard"]
+
+CREDENTIAL_MODES: tuple[Credentials, ...] = (Credentials.OMIT, Credentials.INCLUDE)
+"""Every shape is tried without and with credentials, in this order."""
+APIS: tuple[str, ...] = ("fetch", "xhr")
+"""``fetch`` always; ``xhr`` only for the simple GET, where it is the classic exploit."""
+
+_UNSAFE_ID_CHARS = re.compile(r"[^a-z0-9-]+")
+
+
+def _digest(*parts: str) -> str:
+    # NUL cannot occur in a URL or an origin key, so the join is unambiguous.
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+def probe_id(
+    target: str, variant: OriginVariant, shape: Shape, credentials: Credentials, api: str
+) -> str:
+    """A stable, readable id such as ``p-1a2b3c4d5e-simple-get-include-fetch``.
+
+    The hex part hashes the target and the origin variant (so a target URL carrying
+    a token never shows up in the id); the readable tail names shape, credentials
+    and API. All probes of one origin and target share the hex part.
+    """
+    tail = _UNSAFE_ID_CHARS.sub("-", f"{shape.name}-{credentials.value}-{api}".lower()).strip("-")
+    return f"p-{_digest(target, variant.key)[:10]}-{tail}"
+
+
+def _apis_for(shape: Shape, credentials: Credentials) -> tuple[str, ...]:
+    # XMLHttpRequest runs the same CORS algorithm as fetch; one credentialed simple
+    # XHR per origin keeps legacy code paths covered without doubling the plan.
+    if shape.name == SIMPLE_GET and credentials is Credentials.INCLUDE:
+        return APIS
+    return ("fetch",)
+
+
+def build_plan(
+    targets: Sequence[str],
+    variants: Sequence[OriginVariant],
+    shapes: Sequence[Shape],
+    *,
+    auth_headers: Sequence[tuple[str, str]] = (),
+) -> list[ProbeSpec]:
+    """Every probe to run, grouped by variant, then target, shape, credentials, API.
+
+    ``auth_headers`` (the user's bearer headers) ride only on ``credentials=include``
+    probes, so an ``omit`` probe shows what an anonymous caller can read. Duplicate
+    targets, variants (by key) and shapes (by name) are dropped, first wins.
+    """
+    unique_targets = list(dict.fromkeys(targets))
+    unique_variants = list({v.key: v for v in reversed(variants)}.values())[::-1]
+    unique_shapes = list({s.name: s for s in reversed(shapes)}.values())[::-1]
+    auth = tuple(auth_headers)
+
+    plan: list[ProbeSpec] = []
+    used: set[str] = set()
+    for variant in unique_variants:
+        for target in unique_targets:
+            for shape in unique_shapes:
+                for cred in CREDENTIAL_MODES:
+                    for api in _apis_for(shape, cred):
+                        pid = probe_id(target, variant, shape, cred, api)
+                        # Ten hex digits make a clash vanishingly rare; should one
+                        # happen, a deterministic suffix keeps ids unique.
+                        base, n = pid, 2
+                        while pid in used:
+                            pid, n = f"{base}-{n}", n + 1
+                        used.add(pid)
+                        plan.append(
+                            ProbeSpec(
+                                id=pid,
+                                target=target,
+                                variant=variant,
+                                shape=shape,
+                                credentials=cred,
+                                api=api,
+                                auth_headers=auth if cred is Credentials.INCLUDE else (),
+                            )
+                        )
+    return plan
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``--shard i/n`` (1-based ``i``); raises ``ValueError`` when malformed."""
+    index_text, sep, count_text = text.strip().partition("/")
+    index_text, count_text = index_text.strip(), count_text.strip()
+    if not sep or not index_text.isdigit() or not count_text.isdigit():
+        raise ValueError(f"shard {text!r} must look like i/n, e.g. 2/5")
+    index, count = int(index_text), int(count_text)
+    _check_shard(index, count)
+    return index, count
+
+
+def _check_shard(index: int, count: int) -> None:
+    if count < 1:
+        raise ValueError(f"shard count must be at least 1, got {count}")
+    if not 1 <= index <= count:
+        raise ValueError(f"shard index must be between 1 and {count}, got {index}")
+
+
+def shard_of(spec: ProbeSpec, count: int) -> int:
+    """The 1-based shard a probe belongs to among ``count`` shards."""
+    return int(_digest(spec.target, spec.variant.key)[:16], 16) % count + 1
+
+
+def shard(plan: Sequence[ProbeSpec], index: int, count: int) -> list[ProbeSpec]:
+    """The probes of shard ``index`` of ``count``, in plan order.
+
+    Assignment hashes (target, variant key), so it does not depend on plan order,
+    and all probes of one origin against one target land in the same shard.
+    Raises ``ValueError`` for a bad index or count.
+    """
+    _check_shard(index, count)
+    return [spec for spec in plan if shard_of(spec, count) == index]

@@ -1,0 +1,68 @@
+"""Request shapes: what the probing page's JavaScript sends.
+
+Two shapes cover the two CORS paths: a simple request the browser sends without
+asking, and a preflighted one that needs the server's OPTIONS approval first.
+"""
+
+from __future__ import annotations
+
+from harness.models import Shape
+
+__all__ = ["PREFLIGHT_JSON", "SIMPLE_GET", "default_shapes"]
+
+SIMPLE_GET = "simple-get"
+"""Shape id of the simple, never-preflighted GET."""
+PREFLIGHT_JSON = "preflight-json"
+"""Shape id of the preflighted request (or its safe stand-in)."""
+
+_PROBE_BEARER = "Bearer corsproof-probe"
+"""A dummy credential: it makes the request preflighted without carrying a real secret."""
+
+
+def default_shapes(*, unsafe: bool, lab: bool) -> list[Shape]:
+    """The shapes every probe plan uses.
+
+    The preflighted shape is a JSON POST only with ``unsafe`` (the user accepts
+    state-changing requests) or ``lab`` (the target is corsproof's own lab server).
+    Otherwise a GET with non-safelisted headers stands in: it still forces a
+    preflight, but cannot change server state.
+    """
+    simple = Shape(
+        name=SIMPLE_GET,
+        method="GET",
+        preflighted=False,
+        description=(
+            "A plain GET with no custom headers: a simple request, sent without a preflight."
+        ),
+    )
+    if unsafe or lab:
+        preflight = Shape(
+            name=PREFLIGHT_JSON,
+            method="POST",
+            headers=(
+                ("Content-Type", "application/json"),
+                ("Authorization", _PROBE_BEARER),
+            ),
+            body='{"corsproof":"probe"}',
+            preflighted=True,
+            description=(
+                "A JSON POST with an Authorization header: both force a preflight "
+                "that the server must approve."
+            ),
+        )
+    else:
+        preflight = Shape(
+            name=PREFLIGHT_JSON,
+            method="GET",
+            headers=(
+                ("Authorization", _PROBE_BEARER),
+                ("X-Corsproof-Probe", "1"),
+            ),
+            preflighted=True,
+            safe_substitute=True,
+            description=(
+                "A GET with Authorization and X-Corsproof-Probe headers stands in for a "
+                "JSON POST because --unsafe was not given; the headers still force a preflight."
+            ),
+        )
+    return [simple, preflight]

@@ -1,0 +1,145 @@
+"""The probe plan and sharding."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.models import Credentials, Origin, OriginVariant, ProbeSpec, Role
+from scenarios.catalogue import expand_origins
+from scenarios.plan import build_plan, parse_shard, probe_id, shard
+from scenarios.shapes import default_shapes
+
+APP = Origin.parse("https://app.example.com")
+TARGETS = ["https://api.example.com/me", "https://api.example.com/orders?x=1"]
+SECRET = "Bearer s3cr3t-token"
+
+
+@pytest.fixture(scope="module")
+def variants() -> list[OriginVariant]:
+    return expand_origins([APP], [Origin.from_url(TARGETS[0])])
+
+
+@pytest.fixture(scope="module")
+def plan(variants: list[OriginVariant]) -> list[ProbeSpec]:
+    return build_plan(
+        TARGETS,
+        variants,
+        default_shapes(unsafe=False, lab=False),
+        auth_headers=[("Authorization", SECRET)],
+    )
+
+
+def test_plan_size(variants: list[OriginVariant], plan: list[ProbeSpec]) -> None:
+    # simple-get: omit x fetch, include x (fetch, xhr); preflight-json: 2 credentials x fetch.
+    assert len(plan) == len(variants) * len(TARGETS) * (3 + 2)
+
+
+def test_combinations(plan: list[ProbeSpec]) -> None:
+    combos = {(p.shape.name, p.credentials, p.api) for p in plan}
+    assert combos == {
+        ("simple-get", Credentials.OMIT, "fetch"),
+        ("simple-get", Credentials.INCLUDE, "fetch"),
+        ("simple-get", Credentials.INCLUDE, "xhr"),
+        ("preflight-json", Credentials.OMIT, "fetch"),
+        ("preflight-json", Credentials.INCLUDE, "fetch"),
+    }
+
+
+def test_ids_unique_readable_secret_free(plan: list[ProbeSpec]) -> None:
+    ids = [p.id for p in plan]
+    assert len(ids) == len(set(ids))
+    for pid in ids:
+        assert re.fullmatch(r"p-[0-9a-f]{10}-[a-z0-9-]+", pid)
+        assert "s3cr3t" not in pid and "api.example.com" not in pid
+    assert plan[0].id.endswith("-simple-get-omit-fetch")
+
+
+def test_ids_stable(variants: list[OriginVariant], plan: list[ProbeSpec]) -> None:
+    shapes = default_shapes(unsafe=False, lab=False)
+    again = build_plan(list(reversed(TARGETS)), list(reversed(variants)), shapes)
+    assert {p.id for p in again} == {p.id for p in plan}
+    spec = plan[0]
+    assert spec.id == probe_id(spec.target, spec.variant, spec.shape, spec.credentials, spec.api)
+
+
+def test_auth_headers_only_on_include(plan: list[ProbeSpec]) -> None:
+    for spec in plan:
+        if spec.credentials is Credentials.INCLUDE:
+            assert spec.auth_headers == (("Authorization", SECRET),)
+        else:
+            assert spec.auth_headers == ()
+
+
+def test_grouped_by_variant_then_target(plan: list[ProbeSpec]) -> None:
+    seen: list[str] = []
+    for spec in plan:
+        if not seen or seen[-1] != spec.variant.key:
+            assert spec.variant.key not in seen, "variant probes must be contiguous"
+            seen.append(spec.variant.key)
+    first = [p for p in plan if p.variant.key == seen[0]]
+    assert [p.target for p in first] == [TARGETS[0]] * 5 + [TARGETS[1]] * 5
+    assert [(p.shape.name, p.credentials.value, p.api) for p in first[:5]] == [
+        ("simple-get", "omit", "fetch"),
+        ("simple-get", "include", "fetch"),
+        ("simple-get", "include", "xhr"),
+        ("preflight-json", "omit", "fetch"),
+        ("preflight-json", "include", "fetch"),
+    ]
+    assert plan[0].variant.role is Role.LEGITIMATE
+
+
+def test_duplicates_dropped(variants: list[OriginVariant]) -> None:
+    shapes = default_shapes(unsafe=True, lab=False)
+    once = build_plan(TARGETS, variants[:3], shapes)
+    twice = build_plan(TARGETS * 2, variants[:3] * 2, shapes * 2)
+    assert once == twice
+
+
+@pytest.mark.parametrize(("text", "expected"), [("2/5", (2, 5)), (" 1 / 1 ", (1, 1))])
+def test_parse_shard(text: str, expected: tuple[int, int]) -> None:
+    assert parse_shard(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "2", "0/3", "4/3", "1/0", "a/b", "-1/3", "1/2/3", "1.5/2"])
+def test_parse_shard_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_shard(text)
+
+
+@pytest.mark.parametrize(("index", "count"), [(0, 2), (3, 2), (1, 0), (-1, 3)])
+def test_shard_rejects(plan: list[ProbeSpec], index: int, count: int) -> None:
+    with pytest.raises(ValueError):
+        shard(plan, index, count)
+
+
+def test_single_shard_is_plan(plan: list[ProbeSpec]) -> None:
+    assert shard(plan, 1, 1) == plan
+
+
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(1, 12), seed=st.integers(0, 2**32 - 1))
+def test_shard_partitions_plan(plan: list[ProbeSpec], count: int, seed: int) -> None:
+    shuffled = list(plan)
+    random.Random(seed).shuffle(shuffled)
+    parts = [shard(plan, i, count) for i in range(1, count + 1)]
+    ids = [p.id for part in parts for p in part]
+    assert sorted(ids) == sorted(p.id for p in plan)
+    assert len(ids) == len(set(ids))
+    position = {p.id: n for n, p in enumerate(plan)}
+    home: dict[tuple[str, str], int] = {}
+    for i, part in enumerate(parts, start=1):
+        # Plan order is kept, and the assignment ignores the order of the input.
+        positions = [position[p.id] for p in part]
+        assert positions == sorted(positions)
+        members = {p.id for p in part}
+        assert [p.id for p in shard(shuffled, i, count)] == [
+            p.id for p in shuffled if p.id in members
+        ]
+        # One origin against one target never straddles shards.
+        for spec in part:
+            assert home.setdefault((spec.target, spec.variant.key), i) == i

@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="dev relaxes findings about trusted localhost origins (default: prod)",
     )
     t.add_argument("--shard", metavar="I/N", help="run only part I of N of the probe plan")
+    t.add_argument("--per-class", type=int, metavar="N",
+                   help="try at most N origins per attacker class (a quick run; default: all)")
 
     s = v.add_argument_group("the victim's session (never written to reports or logs)")
     s.add_argument(
@@ -303,6 +305,8 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
             if name not in CLASSES or name == "legitimate":
                 valid = ", ".join(c for c in CLASSES if c != "legitimate")
                 raise ConfigError(f"--disable-class: unknown class {name!r} (choose from {valid})")
+    if ns.per_class is not None and ns.per_class < 1:
+        raise ConfigError("--per-class must be at least 1")
     run_id = ns.run_id or _default_run_id()
     if any(c in run_id for c in "/\\\x00") or run_id in (".", ".."):
         raise ConfigError("--run-id must be a plain folder name")
@@ -330,6 +334,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         concurrency=ns.concurrency,
         run_id=run_id,
         shard=shard,
+        per_class=ns.per_class,
         bind=ns.bind,
         quiet=ns.quiet,
         secrets=tuple(secrets),

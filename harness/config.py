@@ -71,6 +71,8 @@ class RunConfig:
     concurrency: int = 6
     run_id: str = ""
     shard: tuple[int, int] | None = None
+    per_class: int | None = None
+    """At most this many attacker origins per catalogue class (quick runs); None = all."""
     bind: str = "127.0.0.1"
     quiet: bool = False
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -99,6 +101,7 @@ class RunConfig:
             "rate": self.rate,
             "concurrency": self.concurrency,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            "per_class": self.per_class,
         }
 
 
@@ -136,7 +139,8 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name, value = name.strip(), value.strip()
     if not sep or not name:
-        raise ConfigError(f"--header {_shape(text)}: expected 'Name: value'")
+        # The argument may be a bare token; never echo it.
+        raise ConfigError(f"--header ({len(text)} characters, not shown): expected 'Name: value'")
     if not _TOKEN.match(name):
         raise ConfigError(f"--header: {name!r} is not a valid header name")
     if any(c in value for c in "\r\n\x00"):
@@ -246,9 +250,3 @@ def load_storage_state(path: str) -> tuple[Path, tuple[str, ...]]:
             if isinstance(item, dict) and "value" in item:
                 secrets.append(str(item["value"]))
     return p, tuple(s for s in secrets if len(s) >= 4)
-
-
-def _shape(text: str) -> str:
-    """Describe an argument without echoing a secret it may contain."""
-    name = text.partition(":")[0].strip()
-    return repr(name[:40]) if name else "(empty)"

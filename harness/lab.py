@@ -532,9 +532,14 @@ class Lab:
             return self._behaviour_of[name]
 
     def target_urls(self, base: str = LAB_ORIGIN) -> list[str]:
-        """One ``/{policy}/private`` URL per policy, in table order."""
+        """One URL per policy, in table order: ``/{policy}/private`` (wildcard: ``/public``)."""
         base = base.rstrip("/")
-        return [f"{base}/{name}/private" for name in POLICIES]
+        # The wildcard policy is the correct setup for *public* data, so corsproof is
+        # pointed at its public endpoint; every other policy guards a secret.
+        return [
+            f"{base}/{name}/public" if name == "wildcard" else f"{base}/{name}/private"
+            for name in POLICIES
+        ]
 
     def is_authenticated(self, cookie: str | None, authorization: str | None) -> bool:
         """True when the session cookie or a bearer token carries the session value."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from harness.corscheck import needs_preflight
+from harness.corscheck import needs_preflight, preflight_check
 from harness.models import Credentials, Evidence, HttpExchange, ProbeSpec
 from harness.redact import Redactor
 
@@ -105,6 +105,20 @@ class Replayer:
                     ("Access-Control-Request-Headers", ",".join(names)),
                 ],
                 None,
+            )
+        if preflight is not None and preflight_check(
+            preflight, origin, credentials=include, method=spec.shape.method, headers=author
+        ):
+            # A browser stops at a failed preflight, and so does the replay: the
+            # actual request (maybe state-changing) is never sent.
+            return Evidence(
+                key=evidence_key(spec.target, origin, spec.shape.name, spec.credentials),
+                target=spec.target,
+                origin=origin,
+                shape=spec.shape.name,
+                credentials=spec.credentials,
+                preflight=preflight,
+                actual=None,
             )
         headers = [("Origin", origin), *author]
         host = httpx.URL(spec.target).host

@@ -116,6 +116,8 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
         disabled=config.disabled_classes,
         extra=list(config.extra_origins),
     )
+    if config.per_class:
+        variants = _cap_per_class(variants, config.per_class)
     shapes = default_shapes(unsafe=config.unsafe, lab=config.lab)
     specs = build_plan(list(targets), variants, shapes, auth_headers=list(config.headers))
     if config.shard:
@@ -123,11 +125,37 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
     notes = []
     if any(s.safe_substitute for s in shapes):
         notes.append(
-            "Preflighted probes used GET with an Authorization and a custom header instead of "
+            "Preflighted probes used GET with an Authorization header instead of "
             "a JSON POST, because --unsafe was not given: no state-changing method reached "
             "the target."
         )
     return Plan(tuple(targets), tuple(variants), tuple(specs), tuple(notes))
+
+
+def _cap_per_class(variants: Sequence[OriginVariant], limit: int) -> list[OriginVariant]:
+    """Keep the first ``limit`` origins of each class; ``null`` keeps every way of making it."""
+    kept: list[OriginVariant] = []
+    seen: dict[str, int] = defaultdict(int)
+    for variant in variants:
+        if variant.role is Role.ATTACKER and variant.klass != "null":
+            seen[variant.klass] += 1
+            if seen[variant.klass] > limit:
+                continue
+        kept.append(variant)
+    return kept
+
+
+def run_sync(config: RunConfig, *, lab: Any | None = None, sink: Sink | None = None) -> RunReport:
+    """Run verify to completion from synchronous code (tests, scripts)."""
+    runner = Runner(config, sink=sink, lab=lab)
+
+    async def go() -> RunReport:
+        try:
+            return await runner.run()
+        finally:
+            await runner._close_playwright()
+
+    return asyncio.run(go())
 
 
 def page_url(variant: OriginVariant) -> str:

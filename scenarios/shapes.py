@@ -54,15 +54,14 @@ def default_shapes(*, unsafe: bool, lab: bool) -> list[Shape]:
         preflight = Shape(
             name=PREFLIGHT_JSON,
             method="GET",
-            headers=(
-                ("Authorization", _PROBE_BEARER),
-                ("X-Corsproof-Probe", "1"),
-            ),
+            # Authorization alone forces a preflight. A made-up header would too, but
+            # real allowlists do not name it, and the frontend would look broken.
+            headers=(("Authorization", _PROBE_BEARER),),
             preflighted=True,
             safe_substitute=True,
             description=(
-                "A GET with Authorization and X-Corsproof-Probe headers stands in for a "
-                "JSON POST because --unsafe was not given; the headers still force a preflight."
+                "A GET with an Authorization header stands in for a JSON POST because "
+                "--unsafe was not given; the header still forces a preflight."
             ),
         )
     return [simple, preflight]

@@ -390,7 +390,7 @@ def test_target_urls(lab: Lab) -> None:
     urls = lab.target_urls()
     assert urls[0] == f"{LAB_ORIGIN}/allowlist/private"
     assert len(urls) == len(POLICIES)
-    assert lab.target_urls("https://127.0.0.1:9/")[1] == "https://127.0.0.1:9/wildcard/private"
+    assert lab.target_urls("https://127.0.0.1:9/")[1] == "https://127.0.0.1:9/wildcard/public"
 
 
 def test_custom_legit_origins() -> None:

@@ -42,7 +42,7 @@ def test_safe_substitute_without_unsafe() -> None:
     assert shape.method == "GET"
     assert shape.body is None
     headers = dict(shape.headers)
-    assert headers == {"Authorization": "Bearer corsproof-probe", "X-Corsproof-Probe": "1"}
+    assert headers == {"Authorization": "Bearer corsproof-probe"}
     assert shape.preflighted
     assert shape.safe_substitute
     assert "--unsafe" in shape.description

@@ -1,0 +1,69 @@
+"""Shared fixtures: real lab runs in real browsers, made once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cli import build_parser, config_from_args
+from harness.lab import Lab, LabRequest
+from harness.models import RunReport
+from harness.runner import run_sync
+
+HAVE_CHROMIUM = Path("/usr/bin/chromium").exists()
+HAVE_FIREFOX = Path("/usr/bin/firefox-esr").exists() or Path("/usr/bin/firefox").exists()
+HAVE_WEBKIT = Path("/usr/bin/WebKitWebDriver").exists() and shutil.which("Xvfb") is not None
+
+needs_chromium = pytest.mark.skipif(not HAVE_CHROMIUM, reason="chromium is not installed")
+needs_firefox = pytest.mark.skipif(not HAVE_FIREFOX, reason="firefox-esr is not installed")
+
+
+@dataclass
+class LabRun:
+    """One verify run against the built-in lab, with the lab's own request log."""
+
+    report: RunReport
+    data: dict[str, Any]
+    log: list[LabRequest]
+    lab: Lab
+    out: Path
+
+    def probes(self, **match: Any) -> list[dict[str, Any]]:
+        """Probes whose fields equal every given value (policy=... matches the target path)."""
+        policy = match.pop("policy", None)
+        found = []
+        for p in self.data["probes"]:
+            if policy is not None and f"/{policy}/" not in p["target"]:
+                continue
+            if all(p.get(k) == v for k, v in match.items()):
+                found.append(p)
+        return found
+
+    def findings(self, policy: str) -> set[str]:
+        """Rule ids that fired on one lab policy."""
+        return {f["rule"] for f in self.data["findings"] if f"/{policy}/" in f["target"]}
+
+
+def lab_run(out: Path, *extra: str) -> LabRun:
+    """Run verify against a fresh lab in-process, keeping the lab for its log."""
+    lab = Lab()
+    ns = build_parser().parse_args(
+        ["verify", "--out", str(out), "--run-id", "lab", "--format", "json", "--quiet", *extra]
+    )
+    config = config_from_args(ns)
+    report = run_sync(config, lab=lab)
+    return LabRun(report, report.to_dict(), lab.log(), lab, out)
+
+
+@pytest.fixture(scope="session")
+def lab_both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
+    """The lab in Chromium and Firefox, both cookie profiles, two origins per class."""
+    if not (HAVE_CHROMIUM and HAVE_FIREFOX):
+        pytest.skip("needs chromium and firefox-esr")
+    out = tmp_path_factory.mktemp("lab-both")
+    yield lab_run(out, "--browser", "chromium,firefox", "--per-class", "2")

@@ -1,0 +1,140 @@
+"""Command-line parsing: one clear line and exit 2 for bad input, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.cli import build_parser, config_from_args, main
+from harness.config import parse_cookie, parse_engines, parse_header
+from harness.errors import EXIT_TOOL_ERROR, ConfigError
+from harness.models import CookiePolicy, Engine, Severity
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def config(*argv: str):  # type: ignore[no-untyped-def]
+    return config_from_args(build_parser().parse_args(["verify", *argv]))
+
+
+def test_defaults_point_at_the_lab() -> None:
+    c = config()
+    assert c.lab and c.targets == ()
+    assert [o.serialize() for o in c.legit_origins] == ["https://app.example.com"]
+    assert c.fail_on is Severity.HIGH
+    assert c.cookie_policies == (CookiePolicy.DEFAULT, CookiePolicy.PERMISSIVE)
+    assert c.formats == ("html", "json")
+
+
+def test_external_target_is_safe_by_default() -> None:
+    c = config("--target", "https://api.example.org/me", "--allow-origin", "https://app.example.org")
+    assert not c.lab and not c.unsafe
+    assert config("--target", "https://api.example.org/me", "--unsafe").unsafe
+
+
+def test_secrets_are_collected_for_redaction_and_kept_out_of_the_summary() -> None:
+    c = config("--target", "https://a.example.org/", "--cookie", "sid=topsecret1; SameSite=Lax",
+               "--header", "Authorization: Bearer tok-abcdefgh")
+    assert "topsecret1" in c.secrets and "tok-abcdefgh" in c.secrets
+    summary = json.dumps(c.summary())
+    assert "topsecret1" not in summary and "tok-abcdefgh" not in summary
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--target", "ftp://x"], "--target"),
+        (["--target", "not a url"], "--target"),
+        (["--target", "https://user:pw@x.test/"], "credentials in the URL"),
+        (["--allow-origin", "app.example.com"], "--allow-origin"),
+        (["--browser", "netscape"], "unknown engine"),
+        (["--browser", "chromium=/nonexistent/chrome"], "no executable"),
+        (["--cookie", "novalue"], "--cookie"),
+        (["--cookie", "a=b; SameSite=Sometimes"], "SameSite"),
+        (["--header", "NoColon"], "--header"),
+        (["--header", "Bad Name: x"], "not a valid header name"),
+        (["--format", "pdf"], "--format"),
+        (["--fail-on", "urgent"], "--fail-on"),
+        (["--timeout", "-1"], "--timeout"),
+        (["--cookie-policy", "paranoid"], "--cookie-policy"),
+        (["--disable-class", "nonsense"], "--disable-class"),
+        (["--shard", "3/2"], "--shard"),
+        (["--storage-state", "/nonexistent.json"], "--storage-state"),
+        (["--unknown-flag"], "unrecognized"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str) -> None:
+    code, _out, err = run("verify", *argv)
+    assert code == EXIT_TOOL_ERROR
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("corsproof: error:"), err
+    assert needle in lines[0]
+    assert "Traceback" not in err
+
+
+def test_header_error_does_not_echo_the_secret() -> None:
+    code, _, err = run("verify", "--header", "Bearer-s3cr3t-token-without-colon")
+    assert code == EXIT_TOOL_ERROR and "s3cr3t" not in err
+
+
+def test_malformed_storage_state(tmp_path: Path) -> None:
+    bad = tmp_path / "state.json"
+    bad.write_text("{not json")
+    code, _, err = run("verify", "--storage-state", str(bad))
+    assert code == EXIT_TOOL_ERROR and "not JSON" in err
+    bad.write_text(json.dumps({"cookies": [{"name": "a"}]}))
+    code, _, err = run("verify", "--storage-state", str(bad))
+    assert code == EXIT_TOOL_ERROR and "without name, value and domain" in err
+
+
+def test_unwritable_output_directory(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run("verify", "--out", str(blocker / "sub"), "--browser", "chromium")
+    assert code == EXIT_TOOL_ERROR and "cannot write" in err
+
+
+def test_parsers() -> None:
+    c = parse_cookie("sid=abc; SameSite=lax; Secure; Domain=.example.org; Path=/api; HttpOnly")
+    assert (c.name, c.value, c.same_site, c.secure, c.domain, c.path, c.http_only) == (
+        "sid", "abc", "Lax", True, "example.org", "/api", True)
+    assert parse_header("Authorization:  Bearer x ") == ("Authorization", "Bearer x")
+    engines = parse_engines("firefox, chromium=/bin/sh")
+    assert [(e.engine, e.path, e.explicit) for e in engines] == [
+        (Engine.FIREFOX, None, True), (Engine.CHROMIUM, "/bin/sh", True)]
+    with pytest.raises(ConfigError):
+        parse_engines("chromium,chromium")
+
+
+def test_help_explains_exit_codes() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--help"], out=io.StringIO(), err=io.StringIO())
+    assert exc.value.code == 0
+    text = build_parser()._subparsers._group_actions[0].choices["verify"].format_help()  # type: ignore[union-attr]
+    assert "130" in text and "--fail-on" in text and "--unsafe" in text
+
+
+ARG = st.sampled_from(["--target", "--allow-origin", "--origin", "--cookie", "--header",
+                       "--browser", "--format", "--fail-on", "--timeout", "--shard",
+                       "--cookie-policy", "--disable-class", "--rate", "--concurrency"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(ARG, st.text(max_size=30)), max_size=4))
+def test_config_parsing_fuzz(pairs: list[tuple[str, str]]) -> None:
+    argv = ["verify"]
+    for flag, value in pairs:
+        argv += [flag, value]
+    try:
+        config_from_args(build_parser().parse_args(argv))
+    except ConfigError as exc:
+        assert str(exc) and "\n" not in str(exc).strip()

@@ -253,12 +253,17 @@ class Harness:
             self.ca.close()
 
 
+def _user_session(config: RunConfig) -> bool:
+    """True when the user supplied the victim's session; the lab's own is then not added."""
+    return bool(config.cookies or config.login_url or config.storage_state)
+
+
 def _cookie_header(config: RunConfig, targets: Sequence[str], lab: Any | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for target in targets:
         host = urlsplit(target).hostname or ""
         pairs = [f"{c.name}={c.value}" for c in config.cookies if (c.domain or host) in host]
-        if lab is not None:
+        if lab is not None and not _user_session(config):
             pairs.append(f"{lab.session_cookie_name}={lab.session_value}")
         if pairs:
             out[host] = "; ".join(pairs)
@@ -288,7 +293,7 @@ def _playwright_cookies(
                     http_only=c.http_only,
                 )
             )
-        if lab is not None:
+        if lab is not None and not _user_session(config):
             cookies.append(
                 browsers.cookie_for_playwright(
                     lab.session_cookie_name,

@@ -213,3 +213,31 @@ def test_special_characters_producible_per_engine(lab_both: LabRun) -> None:
     finding = next(f for f in lab_both.data["findings"]
                    if "/special-char/" in f["target"] and f["rule"] == "special-char-bypass")
     assert "https://app.example.com`.evil.test" in finding["origins"]
+
+
+CLASS_ON_POLICY = {
+    "unrelated": "reflect",
+    "null": "null",
+    "scheme-downgrade": "trusted-http",
+    "sibling-subdomain": "any-subdomain",
+    "deeper-subdomain": "any-subdomain",
+    "user-content": "user-content",
+    "localhost": "localhost",
+    "post-domain": "prefix",
+    "pre-domain": "suffix",
+    "unescaped-dot": "unescaped-dot",
+    "substring": "substring",
+    "special-char": "special-char",
+    "other-port": "port-agnostic",
+}
+
+
+@pytest.mark.parametrize("klass", sorted(CLASS_ON_POLICY))
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_class_reads_its_policy_in_each_engine(lab_both: LabRun, klass: str,
+                                                    engine: str) -> None:
+    policy = CLASS_ON_POLICY[klass]
+    probes = lab_both.probes(policy=policy, origin_class=klass, engine=engine)
+    assert any(p["readable"] for p in probes), (klass, engine)
+    # ...and the same origins are blocked by the correct allowlist.
+    assert not _readable(lab_both, policy="allowlist", origin_class=klass, engine=engine)

@@ -36,14 +36,22 @@ def test_defaults_point_at_the_lab() -> None:
 
 
 def test_external_target_is_safe_by_default() -> None:
-    c = config("--target", "https://api.example.org/me", "--allow-origin", "https://app.example.org")
+    c = config(
+        "--target", "https://api.example.org/me", "--allow-origin", "https://app.example.org"
+    )
     assert not c.lab and not c.unsafe
     assert config("--target", "https://api.example.org/me", "--unsafe").unsafe
 
 
 def test_secrets_are_collected_for_redaction_and_kept_out_of_the_summary() -> None:
-    c = config("--target", "https://a.example.org/", "--cookie", "sid=topsecret1; SameSite=Lax",
-               "--header", "Authorization: Bearer tok-abcdefgh")
+    c = config(
+        "--target",
+        "https://a.example.org/",
+        "--cookie",
+        "sid=topsecret1; SameSite=Lax",
+        "--header",
+        "Authorization: Bearer tok-abcdefgh",
+    )
     assert "topsecret1" in c.secrets and "tok-abcdefgh" in c.secrets
     summary = json.dumps(c.summary())
     assert "topsecret1" not in summary and "tok-abcdefgh" not in summary
@@ -106,11 +114,20 @@ def test_unwritable_output_directory(tmp_path: Path) -> None:
 def test_parsers() -> None:
     c = parse_cookie("sid=abc; SameSite=lax; Secure; Domain=.example.org; Path=/api; HttpOnly")
     assert (c.name, c.value, c.same_site, c.secure, c.domain, c.path, c.http_only) == (
-        "sid", "abc", "Lax", True, "example.org", "/api", True)
+        "sid",
+        "abc",
+        "Lax",
+        True,
+        "example.org",
+        "/api",
+        True,
+    )
     assert parse_header("Authorization:  Bearer x ") == ("Authorization", "Bearer x")
     engines = parse_engines("firefox, chromium=/bin/sh")
     assert [(e.engine, e.path, e.explicit) for e in engines] == [
-        (Engine.FIREFOX, None, True), (Engine.CHROMIUM, "/bin/sh", True)]
+        (Engine.FIREFOX, None, True),
+        (Engine.CHROMIUM, "/bin/sh", True),
+    ]
     with pytest.raises(ConfigError):
         parse_engines("chromium,chromium")
 
@@ -123,9 +140,24 @@ def test_help_explains_exit_codes() -> None:
     assert "130" in text and "--fail-on" in text and "--unsafe" in text
 
 
-ARG = st.sampled_from(["--target", "--allow-origin", "--origin", "--cookie", "--header",
-                       "--browser", "--format", "--fail-on", "--timeout", "--shard",
-                       "--cookie-policy", "--disable-class", "--rate", "--concurrency"])
+ARG = st.sampled_from(
+    [
+        "--target",
+        "--allow-origin",
+        "--origin",
+        "--cookie",
+        "--header",
+        "--browser",
+        "--format",
+        "--fail-on",
+        "--timeout",
+        "--shard",
+        "--cookie-policy",
+        "--disable-class",
+        "--rate",
+        "--concurrency",
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -25,9 +25,12 @@ def test_cors_check_exact_match_rules() -> None:
     assert cors_check(ex(("Access-Control-Allow-Origin", "*")), ORIGIN, credentials=False) is None
     star = ex(("Access-Control-Allow-Origin", "*"))
     assert "cannot be used with credentials" in (cors_check(star, ORIGIN, credentials=True) or "")
-    assert cors_check(ex(("Access-Control-Allow-Origin", ORIGIN)), ORIGIN, credentials=False) is None
+    assert (
+        cors_check(ex(("Access-Control-Allow-Origin", ORIGIN)), ORIGIN, credentials=False) is None
+    )
     assert "Allow-Credentials is missing" in (
-        cors_check(ex(("Access-Control-Allow-Origin", ORIGIN)), ORIGIN, credentials=True) or "")
+        cors_check(ex(("Access-Control-Allow-Origin", ORIGIN)), ORIGIN, credentials=True) or ""
+    )
     ok = ex(("Access-Control-Allow-Origin", ORIGIN), ("Access-Control-Allow-Credentials", "true"))
     assert cors_check(ok, ORIGIN, credentials=True) is None
 
@@ -44,27 +47,39 @@ def test_cors_check_is_strict_where_scanners_are_loose() -> None:
 
 
 def test_preflight_checks_methods_and_headers() -> None:
-    pre = ex(("Access-Control-Allow-Origin", ORIGIN), ("Access-Control-Allow-Credentials", "true"),
-             ("Access-Control-Allow-Methods", "GET, POST"),
-             ("Access-Control-Allow-Headers", "Content-Type"), status=204)
+    pre = ex(
+        ("Access-Control-Allow-Origin", ORIGIN),
+        ("Access-Control-Allow-Credentials", "true"),
+        ("Access-Control-Allow-Methods", "GET, POST"),
+        ("Access-Control-Allow-Headers", "Content-Type"),
+        status=204,
+    )
     hdrs = [("Content-Type", "application/json"), ("Authorization", "Bearer x")]
     reason = preflight_check(pre, ORIGIN, credentials=True, method="POST", headers=hdrs)
     assert reason is not None and "authorization" in reason
     assert "PUT" in (preflight_check(pre, ORIGIN, credentials=True, method="PUT", headers=[]) or "")
-    star = ex(("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "*"),
-              status=204)
+    star = ex(
+        ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "*"), status=204
+    )
     # '*' never covers Authorization.
     assert "authorization" in (
-        preflight_check(star, ORIGIN, credentials=False, method="GET", headers=hdrs) or "")
+        preflight_check(star, ORIGIN, credentials=False, method="GET", headers=hdrs) or ""
+    )
     assert preflight_check(ex(status=401), ORIGIN, credentials=False, method="PUT", headers=[]) == (
-        "preflight answered 401, not a 2xx status")
+        "preflight answered 401, not a 2xx status"
+    )
 
 
 def test_explain_block_prefers_the_preflight() -> None:
     pre = ex(status=403)
     actual = ex(("Access-Control-Allow-Origin", ORIGIN))
-    why = explain_block(ORIGIN, credentials=False, method="PUT", headers=[], preflight=pre,
-                        actual=actual)
+    why = explain_block(
+        ORIGIN, credentials=False, method="PUT", headers=[], preflight=pre, actual=actual
+    )
     assert why is not None and why.startswith("preflight answered 403")
-    assert explain_block(ORIGIN, credentials=False, method="GET", headers=[], preflight=None,
-                         actual=actual) is None
+    assert (
+        explain_block(
+            ORIGIN, credentials=False, method="GET", headers=[], preflight=None, actual=actual
+        )
+        is None
+    )

@@ -35,9 +35,16 @@ def make_app(seen: list[str]) -> Starlette:
 
     return Starlette(
         routes=[Route("/me", me, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])],
-        middleware=[Middleware(CORSMiddleware, allow_origins=[LEGIT], allow_credentials=True,
-                               allow_methods=["GET"], allow_headers=["Authorization"],
-                               max_age=600)],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=[LEGIT],
+                allow_credentials=True,
+                allow_methods=["GET"],
+                allow_headers=["Authorization"],
+                max_age=600,
+            )
+        ],
     )
 
 
@@ -50,8 +57,9 @@ def starlette_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     leaf.cert_chain_pems[0].write_to_path(str(cert))
     leaf.private_key_pem.write_to_path(str(key))
     seen: list[str] = []
-    server = BackgroundServer(make_app(seen), ssl_certfile=str(cert), ssl_keyfile=str(key),
-                              name="starlette")
+    server = BackgroundServer(
+        make_app(seen), ssl_certfile=str(cert), ssl_keyfile=str(key), name="starlette"
+    )
     server.start()
     try:
         yield f"https://127.0.0.1:{server.port}/me", seen
@@ -59,23 +67,52 @@ def starlette_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         server.stop()
 
 
-QUICK = [x for c in ("pre-domain", "unescaped-dot", "substring", "deeper-subdomain",
-                     "other-port", "user-content", "special-char", "localhost")
-         for x in ("--disable-class", c)]
+QUICK = [
+    x
+    for c in (
+        "pre-domain",
+        "unescaped-dot",
+        "substring",
+        "deeper-subdomain",
+        "other-port",
+        "user-content",
+        "special-char",
+        "localhost",
+    )
+    for x in ("--disable-class", c)
+]
 
 
 def verify(out: Path, target: str, *extra: str) -> tuple[int, str]:
     err = io.StringIO()
-    code = main(["verify", "--target", target, "--allow-origin", LEGIT, "--out", str(out),
-                 "--run-id", "ext", "--per-class", "1", "--quiet", *QUICK, *extra],
-                out=io.StringIO(), err=err)
+    code = main(
+        [
+            "verify",
+            "--target",
+            target,
+            "--allow-origin",
+            LEGIT,
+            "--out",
+            str(out),
+            "--run-id",
+            "ext",
+            "--per-class",
+            "1",
+            "--quiet",
+            *QUICK,
+            *extra,
+        ],
+        out=io.StringIO(),
+        err=err,
+    )
     return code, err.getvalue()
 
 
 @pytest.mark.browser
 @needs_chromium
-def test_self_signed_target_needs_insecure(starlette_https: tuple[str, list[str]],
-                                           tmp_path: Path) -> None:
+def test_self_signed_target_needs_insecure(
+    starlette_https: tuple[str, list[str]], tmp_path: Path
+) -> None:
     url, _ = starlette_https
     code, err = verify(tmp_path, url, "--browser", "chromium")
     assert code == 2
@@ -89,27 +126,45 @@ def test_self_signed_target_needs_insecure(starlette_https: tuple[str, list[str]
 def test_verify_external_starlette(starlette_https: tuple[str, list[str]], tmp_path: Path) -> None:
     url, seen = starlette_https
     code, err = verify(
-        tmp_path, url, "--insecure", "--browser", "chromium,firefox",
-        "--cookie", f"sid={COOKIE_SECRET}", "--header", f"Authorization: Bearer {BEARER_SECRET}",
-        "--format", "html,json,junit,sarif,md",
+        tmp_path,
+        url,
+        "--insecure",
+        "--browser",
+        "chromium,firefox",
+        "--cookie",
+        f"sid={COOKIE_SECRET}",
+        "--header",
+        f"Authorization: Bearer {BEARER_SECRET}",
+        "--format",
+        "html,json,junit,sarif,md",
     )
     assert code == 0, err
     run = tmp_path / "ext"
     data = json.loads((run / "report.json").read_text())
-    assert data["findings"] == [] or all(f["severity"] in ("low", "info", "medium")
-                                         for f in data["findings"])
+    assert data["findings"] == [] or all(
+        f["severity"] in ("low", "info", "medium") for f in data["findings"]
+    )
     probes = data["probes"]
     for engine in ("chromium", "firefox"):
-        legit = [p for p in probes if p["engine"] == engine and p["origin"] == LEGIT
-                 and p["cookie_policy"] == "default"]
+        legit = [
+            p
+            for p in probes
+            if p["engine"] == engine and p["origin"] == LEGIT and p["cookie_policy"] == "default"
+        ]
         assert legit and all(p["readable"] for p in legit), engine
         # 127.0.0.1 is cross-site to app.example.com: default Chromium sends the
         # session cookie, default Firefox (Total Cookie Protection) does not.
         expected = {"chromium": {200}, "firefox": {401}}[engine]
         assert {p["status"] for p in legit if p["credentials"] == "include"} == expected
         assert {p["status"] for p in legit if p["credentials"] == "omit"} == {401}
-        permissive = [p for p in probes if p["engine"] == engine and p["origin"] == LEGIT
-                      and p["cookie_policy"] == "permissive" and p["credentials"] == "include"]
+        permissive = [
+            p
+            for p in probes
+            if p["engine"] == engine
+            and p["origin"] == LEGIT
+            and p["cookie_policy"] == "permissive"
+            and p["credentials"] == "include"
+        ]
         assert {p["status"] for p in permissive} <= {200}
         attackers = [p for p in probes if p["engine"] == engine and p["role"] == "attacker"]
         assert attackers and not any(p["readable"] for p in attackers)

@@ -37,8 +37,18 @@ def test_origin_parse_and_serialize() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "app.example.com", "ftp://x", "https://", "https://a/b", "https://u@a", "https://a:0",
-            "https://a:99999", "https://a:x"]
+    "bad",
+    [
+        "",
+        "app.example.com",
+        "ftp://x",
+        "https://",
+        "https://a/b",
+        "https://u@a",
+        "https://a:0",
+        "https://a:99999",
+        "https://a:x",
+    ],
 )
 def test_origin_rejects(bad: str) -> None:
     with pytest.raises(OriginError):
@@ -63,10 +73,20 @@ def test_severity_order_and_parse() -> None:
 
 def _obs(**kw: object) -> Observation:
     base: dict[str, object] = dict(
-        id="p1", engine=Engine.CHROMIUM, cookie_policy=CookiePolicy.DEFAULT,
-        target="https://api.example.com/x", origin="null", origin_class="null",
-        role=Role.ATTACKER, via=Via.SANDBOX_SRCDOC, page_origin="null", shape="simple-get",
-        method="GET", api="fetch", credentials=Credentials.INCLUDE, outcome=Outcome.READABLE,
+        id="p1",
+        engine=Engine.CHROMIUM,
+        cookie_policy=CookiePolicy.DEFAULT,
+        target="https://api.example.com/x",
+        origin="null",
+        origin_class="null",
+        role=Role.ATTACKER,
+        via=Via.SANDBOX_SRCDOC,
+        page_origin="null",
+        shape="simple-get",
+        method="GET",
+        api="fetch",
+        credentials=Credentials.INCLUDE,
+        outcome=Outcome.READABLE,
         status=200,
     )
     base.update(kw)
@@ -75,16 +95,31 @@ def _obs(**kw: object) -> Observation:
 
 def test_report_contract_fields() -> None:
     report = RunReport(
-        run_id="r", started="t0", finished="t1", targets=("https://api.example.com/x",),
-        browsers=(BrowserInfo(Engine.CHROMIUM, "156"),), probes=(_obs(),),
+        run_id="r",
+        started="t0",
+        finished="t1",
+        targets=("https://api.example.com/x",),
+        browsers=(BrowserInfo(Engine.CHROMIUM, "156"),),
+        probes=(_obs(),),
     )
     data = json.loads(json.dumps(report.to_dict()))
     assert data["schema_version"] == SCHEMA_VERSION
-    assert data["browsers"] == [{"engine": "chromium", "version": "156", "source": "",
-                                 "executable": ""}]
+    assert data["browsers"] == [
+        {"engine": "chromium", "version": "156", "source": "", "executable": ""}
+    ]
     probe = data["probes"][0]
-    for key in ("id", "engine", "target", "origin", "page_origin", "method", "credentials",
-                "readable", "status", "error"):
+    for key in (
+        "id",
+        "engine",
+        "target",
+        "origin",
+        "page_origin",
+        "method",
+        "credentials",
+        "readable",
+        "status",
+        "error",
+    ):
         assert key in probe
     assert probe["origin"] == "null" and probe["credentials"] == "include"
     assert probe["readable"] is True

@@ -49,19 +49,53 @@ def test_refused_preflight_is_blocked_and_route_never_called(
     monkeypatch.setattr(Page, "route", trap)
     err = io.StringIO()
     code = main(
-        ["verify", "--browser", "chromium", "--cookie-policy", "default", "--per-class", "1",
-         "--out", str(tmp_path), "--run-id", "nr", "--format", "json", "--quiet",
-         *[x for c in ("post-domain", "pre-domain", "unescaped-dot", "substring",
-                       "sibling-subdomain", "deeper-subdomain", "scheme-downgrade", "other-port",
-                       "localhost", "user-content", "special-char", "null")
-           for x in ("--disable-class", c)]],
-        out=io.StringIO(), err=err,
+        [
+            "verify",
+            "--browser",
+            "chromium",
+            "--cookie-policy",
+            "default",
+            "--per-class",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "nr",
+            "--format",
+            "json",
+            "--quiet",
+            *[
+                x
+                for c in (
+                    "post-domain",
+                    "pre-domain",
+                    "unescaped-dot",
+                    "substring",
+                    "sibling-subdomain",
+                    "deeper-subdomain",
+                    "scheme-downgrade",
+                    "other-port",
+                    "localhost",
+                    "user-content",
+                    "special-char",
+                    "null",
+                )
+                for x in ("--disable-class", c)
+            ],
+        ],
+        out=io.StringIO(),
+        err=err,
     )
     assert code in (0, 1), err.getvalue()
     assert calls == []
     data = json.loads((tmp_path / "nr" / "report.json").read_text())
-    refused = [p for p in data["probes"] if "/missing-allow-headers/" in p["target"]
-               and p["shape"] == "preflight-json" and p["role"] == "legitimate"]
+    refused = [
+        p
+        for p in data["probes"]
+        if "/missing-allow-headers/" in p["target"]
+        and p["shape"] == "preflight-json"
+        and p["role"] == "legitimate"
+    ]
     assert refused and all(p["outcome"] == "blocked" for p in refused)
     # Chromium's own reason, from the Network domain, is attached.
     assert all("Preflight" in (p["block_reason"] or "") for p in refused)

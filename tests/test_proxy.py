@@ -55,30 +55,40 @@ def raw(port: int, data: bytes) -> bytes:
 
 def test_routes_impersonated_host_and_passes_configured_target() -> None:
     with http_server(b"page") as (page_port, page_seen), http_server(b"api") as (api_port, _):
-        proxy = ForwardProxy({("app.example.com", 80): ("127.0.0.1", page_port)},
-                             {("127.0.0.1", api_port)})
+        proxy = ForwardProxy(
+            {("app.example.com", 80): ("127.0.0.1", page_port)}, {("127.0.0.1", api_port)}
+        )
         proxy.start()
         try:
-            reply = raw(proxy.port, b"GET http://app.example.com/p?x=1 HTTP/1.1\r\n"
-                        b"Host: app.example.com\r\n\r\n")
+            reply = raw(
+                proxy.port,
+                b"GET http://app.example.com/p?x=1 HTTP/1.1\r\nHost: app.example.com\r\n\r\n",
+            )
             assert reply.startswith(b"HTTP/1.0 200") and reply.endswith(b"page")
             assert page_seen == ["app.example.com /p?x=1"]
-            reply = raw(proxy.port, f"GET http://127.0.0.1:{api_port}/data HTTP/1.1\r\n"
-                        f"Host: 127.0.0.1:{api_port}\r\n\r\n".encode())
+            reply = raw(
+                proxy.port,
+                f"GET http://127.0.0.1:{api_port}/data HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{api_port}\r\n\r\n".encode(),
+            )
             assert reply.endswith(b"api")
         finally:
             proxy.stop()
 
 
 def test_not_an_open_relay() -> None:
-    with http_server(b"allowed") as (ok_port, ok_seen), http_server(b"other") as (
-        other_port, other_seen
+    with (
+        http_server(b"allowed") as (ok_port, ok_seen),
+        http_server(b"other") as (other_port, other_seen),
     ):
         proxy = ForwardProxy({}, {("127.0.0.1", ok_port)})
         proxy.start()
         try:
-            reply = raw(proxy.port, f"GET http://127.0.0.1:{other_port}/ HTTP/1.1\r\n"
-                        f"Host: 127.0.0.1:{other_port}\r\n\r\n".encode())
+            reply = raw(
+                proxy.port,
+                f"GET http://127.0.0.1:{other_port}/ HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{other_port}\r\n\r\n".encode(),
+            )
             assert reply.startswith(b"HTTP/1.1 403")
             reply = raw(proxy.port, f"CONNECT 127.0.0.1:{other_port} HTTP/1.1\r\n\r\n".encode())
             assert reply.startswith(b"HTTP/1.1 403")

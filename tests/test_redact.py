@@ -15,8 +15,10 @@ def test_known_secret_values_are_removed() -> None:
 
 def test_token_shapes_are_removed_without_being_told() -> None:
     r = Redactor()
-    jwt = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
-           "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U")
+    jwt = (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+        "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    )
     assert MARKER in r.text(f"token={jwt}") and jwt not in r.text(jwt)
     assert r.text("Authorization: Bearer abcdefghijklmnop") == f"Authorization: Bearer {MARKER}"
     assert "ghp_" not in r.text("ghp_" + "a" * 36)
@@ -24,8 +26,16 @@ def test_token_shapes_are_removed_without_being_told() -> None:
 
 def test_headers_keep_names_and_schemes_only() -> None:
     r = Redactor()
-    out = dict(r.headers([("Cookie", "sid=abc; theme=dark"), ("Authorization", "Bearer t0k3n"),
-                          ("X-Api-Key", "k"), ("Origin", "https://evil.test")]))
+    out = dict(
+        r.headers(
+            [
+                ("Cookie", "sid=abc; theme=dark"),
+                ("Authorization", "Bearer t0k3n"),
+                ("X-Api-Key", "k"),
+                ("Origin", "https://evil.test"),
+            ]
+        )
+    )
     assert out["Cookie"] == f"sid={MARKER}; theme={MARKER}"
     assert out["Authorization"] == f"Bearer {MARKER}"
     assert out["X-Api-Key"] == MARKER
@@ -33,8 +43,11 @@ def test_headers_keep_names_and_schemes_only() -> None:
 
 
 # Lower-case secrets: a secret spelled inside the marker itself could not be removed.
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=8, max_size=40),
-       st.text(max_size=40), st.text(max_size=40))
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=8, max_size=40),
+    st.text(max_size=40),
+    st.text(max_size=40),
+)
 def test_a_registered_secret_never_survives(secret: str, before: str, after: str) -> None:
     r = Redactor([secret])
     assert secret not in r.text(before + secret + after)

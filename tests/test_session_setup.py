@@ -19,22 +19,56 @@ ATTACKER = "https://corsproof-attacker.test"
 
 
 def run(lab: Lab, out: Path, *extra: str) -> dict:  # type: ignore[type-arg]
-    ns = build_parser().parse_args([
-        "verify", "--target", TARGET, "--allow-origin", "https://app.example.com",
-        "--browser", "chromium", "--cookie-policy", "default", "--per-class", "1",
-        "--out", str(out), "--run-id", "s", "--format", "json", "--quiet",
-        *[x for c in ("post-domain", "pre-domain", "unescaped-dot", "substring",
-                      "sibling-subdomain", "deeper-subdomain", "scheme-downgrade", "other-port",
-                      "localhost", "user-content", "special-char", "null")
-          for x in ("--disable-class", c)],
-        *extra,
-    ])
+    ns = build_parser().parse_args(
+        [
+            "verify",
+            "--target",
+            TARGET,
+            "--allow-origin",
+            "https://app.example.com",
+            "--browser",
+            "chromium",
+            "--cookie-policy",
+            "default",
+            "--per-class",
+            "1",
+            "--out",
+            str(out),
+            "--run-id",
+            "s",
+            "--format",
+            "json",
+            "--quiet",
+            *[
+                x
+                for c in (
+                    "post-domain",
+                    "pre-domain",
+                    "unescaped-dot",
+                    "substring",
+                    "sibling-subdomain",
+                    "deeper-subdomain",
+                    "scheme-downgrade",
+                    "other-port",
+                    "localhost",
+                    "user-content",
+                    "special-char",
+                    "null",
+                )
+                for x in ("--disable-class", c)
+            ],
+            *extra,
+        ]
+    )
     return run_sync(config_from_args(ns), lab=lab).to_dict()
 
 
 def stolen(data: dict) -> list[dict]:  # type: ignore[type-arg]
-    return [p for p in data["probes"] if p["origin"] == ATTACKER and p["credentials"] == "include"
-            and p["shape"] == "simple-get"]
+    return [
+        p
+        for p in data["probes"]
+        if p["origin"] == ATTACKER and p["credentials"] == "include" and p["shape"] == "simple-get"
+    ]
 
 
 @needs_chromium
@@ -42,8 +76,7 @@ def test_login_url_lets_the_app_set_its_own_cookie(tmp_path: Path) -> None:
     lab = Lab()
     data = run(lab, tmp_path, "--login-url", "https://api.example.com/login")
     probes = stolen(data)
-    assert probes and all(p["readable"] and p["status"] == 200 and p["cookie_sent"]
-                          for p in probes)
+    assert probes and all(p["readable"] and p["status"] == 200 and p["cookie_sent"] for p in probes)
     assert any(e.path == "/login" for e in lab.log())
 
 
@@ -51,10 +84,25 @@ def test_login_url_lets_the_app_set_its_own_cookie(tmp_path: Path) -> None:
 def test_storage_state_file(tmp_path: Path) -> None:
     lab = Lab()
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({"cookies": [{
-        "name": "lab_session", "value": lab.session_value, "domain": "api.example.com",
-        "path": "/", "expires": -1, "httpOnly": True, "secure": True, "sameSite": "None",
-    }], "origins": []}))
+    state.write_text(
+        json.dumps(
+            {
+                "cookies": [
+                    {
+                        "name": "lab_session",
+                        "value": lab.session_value,
+                        "domain": "api.example.com",
+                        "path": "/",
+                        "expires": -1,
+                        "httpOnly": True,
+                        "secure": True,
+                        "sameSite": "None",
+                    }
+                ],
+                "origins": [],
+            }
+        )
+    )
     data = run(lab, tmp_path, "--storage-state", str(state))
     probes = stolen(data)
     assert probes and all(p["status"] == 200 and p["cookie_sent"] for p in probes)

@@ -45,34 +45,55 @@ def test_browser_versions_recorded(lab_both: LabRun) -> None:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_reflect_readable_with_credentials_from_attacker(lab_both: LabRun, engine: str) -> None:
-    probes = lab_both.probes(policy="reflect", origin=ATTACKER, engine=engine,
-                             credentials="include", shape="simple-get")
+    probes = lab_both.probes(
+        policy="reflect", origin=ATTACKER, engine=engine, credentials="include", shape="simple-get"
+    )
     assert probes and all(p["readable"] for p in probes)
 
 
 def test_reflect_leaks_the_secret_in_chromium_by_default(lab_both: LabRun) -> None:
     # Default Chromium sends SameSite=None cookies cross-site: the attacker reads the secret.
-    probes = lab_both.probes(policy="reflect", origin=ATTACKER, engine="chromium",
-                             credentials="include", shape="simple-get", cookie_policy="default")
+    probes = lab_both.probes(
+        policy="reflect",
+        origin=ATTACKER,
+        engine="chromium",
+        credentials="include",
+        shape="simple-get",
+        cookie_policy="default",
+    )
     assert all(p["status"] == 200 and p["cookie_sent"] is True for p in probes)
-    secret_hash = lab_both.probes(policy="reflect", origin=LEGIT, engine="chromium",
-                                  credentials="include", shape="simple-get")[0]["body_hash"]
+    secret_hash = lab_both.probes(
+        policy="reflect", origin=LEGIT, engine="chromium", credentials="include", shape="simple-get"
+    )[0]["body_hash"]
     assert {p["body_hash"] for p in probes} == {secret_hash}
 
 
 def test_firefox_total_cookie_protection_versus_permissive(lab_both: LabRun) -> None:
-    default = lab_both.probes(policy="reflect", origin=ATTACKER, engine="firefox",
-                              credentials="include", shape="simple-get", cookie_policy="default")
-    permissive = lab_both.probes(policy="reflect", origin=ATTACKER, engine="firefox",
-                                 credentials="include", shape="simple-get",
-                                 cookie_policy="permissive")
+    default = lab_both.probes(
+        policy="reflect",
+        origin=ATTACKER,
+        engine="firefox",
+        credentials="include",
+        shape="simple-get",
+        cookie_policy="default",
+    )
+    permissive = lab_both.probes(
+        policy="reflect",
+        origin=ATTACKER,
+        engine="firefox",
+        credentials="include",
+        shape="simple-get",
+        cookie_policy="permissive",
+    )
     assert default and all(p["cookie_sent"] is False and p["status"] == 401 for p in default)
     assert permissive and all(p["cookie_sent"] is True and p["status"] == 200 for p in permissive)
     # The lab's own log is the ground truth for what reached the server.
     sent = {
         (e.user_agent.rsplit("corsproof (", 1)[-1], "lab_session" in e.cookies)
         for e in lab_both.log
-        if e.path == "/reflect/private" and e.origin == ATTACKER and e.method == "GET"
+        if e.path == "/reflect/private"
+        and e.origin == ATTACKER
+        and e.method == "GET"
         and "corsproof (" in e.user_agent
     }
     assert ("firefox-default)", True) not in sent
@@ -82,9 +103,14 @@ def test_firefox_total_cookie_protection_versus_permissive(lab_both: LabRun) -> 
 
 def test_sibling_subdomain_gets_cookies_in_every_engine(lab_both: LabRun) -> None:
     for engine in ENGINES:
-        probes = lab_both.probes(policy="any-subdomain", origin="https://evil.example.com",
-                                 engine=engine, credentials="include", shape="simple-get",
-                                 cookie_policy="default")
+        probes = lab_both.probes(
+            policy="any-subdomain",
+            origin="https://evil.example.com",
+            engine=engine,
+            credentials="include",
+            shape="simple-get",
+            cookie_policy="default",
+        )
         assert probes and all(p["readable"] and p["cookie_sent"] for p in probes), engine
 
 
@@ -101,11 +127,11 @@ def test_allowlist_readable_only_from_the_allowlisted_origin(lab_both: LabRun, e
 def test_wildcard_credentials_never_readable_with_credentials(
     lab_both: LabRun, engine: str
 ) -> None:
-    assert not _readable(lab_both, policy="wildcard-credentials", engine=engine,
-                         credentials="include")
+    assert not _readable(
+        lab_both, policy="wildcard-credentials", engine=engine, credentials="include"
+    )
     # ...although a header-only check calls '*' plus credentials critical.
-    finding = next(f for f in lab_both.data["findings"]
-                   if "/wildcard-credentials/" in f["target"])
+    finding = next(f for f in lab_both.data["findings"] if "/wildcard-credentials/" in f["target"])
     assert finding["rule"] == "wildcard-with-credentials"
     assert finding["category"] == "functional"
 
@@ -118,8 +144,14 @@ def test_correct_policies_raise_no_finding(lab_both: LabRun) -> None:
 @pytest.mark.parametrize("via", ["sandbox-srcdoc", "data-iframe", "redirect"])
 def test_null_is_produced_every_way(lab_both: LabRun, via: str) -> None:
     for engine in ENGINES:
-        probes = lab_both.probes(policy="null", origin="null", via=via, engine=engine,
-                                 credentials="include", shape="simple-get")
+        probes = lab_both.probes(
+            policy="null",
+            origin="null",
+            via=via,
+            engine=engine,
+            credentials="include",
+            shape="simple-get",
+        )
         assert probes and all(p["readable"] for p in probes), (engine, via)
         # ...and the server really saw Origin: null.
     assert any(e.origin == "null" and e.path == "/null/private" for e in lab_both.log)
@@ -129,16 +161,27 @@ def test_null_is_produced_every_way(lab_both: LabRun, via: str) -> None:
 
 def test_missing_allow_headers_breaks_the_preflighted_frontend(lab_both: LabRun) -> None:
     for engine in ENGINES:
-        pre = lab_both.probes(policy="missing-allow-headers", origin=LEGIT, engine=engine,
-                              shape="preflight-json", cookie_policy="default")
+        pre = lab_both.probes(
+            policy="missing-allow-headers",
+            origin=LEGIT,
+            engine=engine,
+            shape="preflight-json",
+            cookie_policy="default",
+        )
         assert pre and not any(p["readable"] for p in pre)
         assert all("authorization" in (p["block_reason"] or "").lower() for p in pre)
-        assert _readable(lab_both, policy="missing-allow-headers", origin=LEGIT, engine=engine,
-                         shape="simple-get")
+        assert _readable(
+            lab_both,
+            policy="missing-allow-headers",
+            origin=LEGIT,
+            engine=engine,
+            shape="simple-get",
+        )
     assert "legit-origin-blocked" in lab_both.findings("missing-allow-headers")
     # Server side: the preflight asked for authorization, and no POST followed it.
-    log = [e for e in lab_both.log if e.path == "/missing-allow-headers/private"
-           and e.origin == LEGIT]
+    log = [
+        e for e in lab_both.log if e.path == "/missing-allow-headers/private" and e.origin == LEGIT
+    ]
     assert any(e.is_preflight and "authorization" in (e.acr_headers or "").lower() for e in log)
     assert not any(e.method == "POST" for e in log)
 
@@ -161,8 +204,7 @@ EXPECTED_RULES = {
     "no-vary": {"vary-origin-missing"},
     "max-age-missing": {"max-age-missing"},
     "max-age-excessive": {"max-age-excessive"},
-    "overbroad": {"allow-methods-overbroad", "allow-headers-overbroad",
-                  "expose-headers-overbroad"},
+    "overbroad": {"allow-methods-overbroad", "allow-headers-overbroad", "expose-headers-overbroad"},
     "errors-without-cors": {"errors-without-cors"},
     "credentials-unneeded": {"credentials-unneeded"},
 }
@@ -210,8 +252,11 @@ def test_special_characters_producible_per_engine(lab_both: LabRun) -> None:
     backtick_ff = lab_both.probes(origin="https://app.example.com`.evil.test", engine="firefox")
     assert backtick_ff and all(p["outcome"] == "not-producible" for p in backtick_ff)
     # So the special-char bypass is exploitable through Chromium only.
-    finding = next(f for f in lab_both.data["findings"]
-                   if "/special-char/" in f["target"] and f["rule"] == "special-char-bypass")
+    finding = next(
+        f
+        for f in lab_both.data["findings"]
+        if "/special-char/" in f["target"] and f["rule"] == "special-char-bypass"
+    )
     assert "https://app.example.com`.evil.test" in finding["origins"]
 
 
@@ -234,8 +279,9 @@ CLASS_ON_POLICY = {
 
 @pytest.mark.parametrize("klass", sorted(CLASS_ON_POLICY))
 @pytest.mark.parametrize("engine", ENGINES)
-def test_each_class_reads_its_policy_in_each_engine(lab_both: LabRun, klass: str,
-                                                    engine: str) -> None:
+def test_each_class_reads_its_policy_in_each_engine(
+    lab_both: LabRun, klass: str, engine: str
+) -> None:
     policy = CLASS_ON_POLICY[klass]
     probes = lab_both.probes(policy=policy, origin_class=klass, engine=engine)
     assert any(p["readable"] for p in probes), (klass, engine)

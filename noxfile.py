@@ -109,3 +109,11 @@ def typecheck(session: nox.Session) -> None:
     """Type-check with mypy --strict."""
     install(session, "test", "dev")
     session.run("mypy", "--strict", "harness", "scenarios")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmark the lab with 1, 10 and 100 endpoints against a header-only baseline."""
+    install(session)
+    ensure_browsers(session)
+    session.run("python", "-m", "harness.bench", *(session.posargs or ["1", "10", "100"]))

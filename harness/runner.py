@@ -722,6 +722,17 @@ class Runner:
                 raws = await page.evaluate(
                     "([b, n]) => __corsproof.run(b, n)", [batch, self.config.concurrency], budget
                 )
+                # A timeout on a busy machine is not a verdict: retry those probes
+                # once, one at a time, before calling them errors.
+                again = [i for i, raw in enumerate(raws) if raw.get("timed_out")]
+                if again:
+                    retried = await page.evaluate(
+                        "([b, n]) => __corsproof.run(b, n)",
+                        [[batch[i] for i in again], 1],
+                        self.config.timeout * len(again) + 10,
+                    )
+                    for i, raw in zip(again, retried, strict=False):
+                        raws[i] = raw
             reasons = await page.cors_reasons()
             cookies = self._cookie_witness(engine, policy, variant)
             for spec, raw in zip(chunk, raws, strict=False):

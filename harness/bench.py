@@ -1,0 +1,125 @@
+"""Benchmark: corsproof against the lab with N endpoints, next to a header-only baseline.
+
+Run with ``nox -s bench`` (or ``python -m harness.bench 1 10 100``). For each N it
+prints the number of probes, wall time, probes per second, time per phase, peak
+memory, and the time a header-only scanner takes for the same requests (same
+origins, shapes and credential headers) judged by :mod:`harness.headercheck`.
+This is a measurement, not a test: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness.cli import build_parser, config_from_args
+from harness.headercheck import header_verdict
+from harness.lab import LAB_ORIGIN, POLICIES, Lab
+from harness.redact import Redactor
+from harness.replay import RateLimiter, Replayer
+from harness.reporting import write_reports
+from harness.runner import Harness, Runner, make_plan
+
+
+def endpoints(n: int) -> list[str]:
+    """N distinct lab endpoints, cycling through the policies."""
+    names = list(POLICIES)
+    return [f"{LAB_ORIGIN}/{names[i % len(names)]}/private?item={i}" for i in range(n)]
+
+
+async def header_baseline(runner: Runner, lab: Lab) -> tuple[int, float]:
+    """Send every probe's request from Python and judge it from headers only."""
+    plan = make_plan(runner.config, runner.config.targets)
+    harness = Harness(runner.config, plan, lab=lab)
+    await asyncio.to_thread(harness.start)
+    try:
+        import ssl
+
+        assert harness.ca is not None
+        verify = ssl.create_default_context(cafile=str(harness.ca.cafile))
+        rewrite = {("api.example.com", 443): ("127.0.0.1", harness.lab_port or 0)}
+        replayer = Replayer(
+            proxy_url=None,
+            verify=verify,
+            cookie_header={},
+            redactor=Redactor(),
+            timeout=10,
+            limiter=RateLimiter(0),
+            concurrency=8,
+            rewrite=rewrite,
+        )
+        seen = {}
+        for spec in plan.specs:
+            seen.setdefault(
+                (spec.target, spec.variant.key, spec.shape.name, spec.credentials), spec
+            )
+        t0 = time.monotonic()
+        results = await asyncio.gather(*(replayer.evidence_for(s) for s in seen.values()))
+        for ev in results:
+            header_verdict(ev)
+        elapsed = time.monotonic() - t0
+        await replayer.close()
+        return len(seen), elapsed
+    finally:
+        await asyncio.to_thread(harness.stop)
+
+
+def bench(n: int, extra: list[str]) -> None:
+    """One benchmark row."""
+    lab = Lab()
+    out = Path(tempfile.mkdtemp(prefix="corsproof-bench-"))
+    argv = ["verify", "--out", str(out), "--run-id", f"n{n}", ]
+    for url in endpoints(n):
+        argv += ["--target", url]
+    ns = build_parser().parse_args([*argv, "--allow-origin", "https://app.example.com", *extra])
+    config = config_from_args(ns)
+    runner = Runner(config, lab=lab)
+
+    async def go() -> None:
+        try:
+            await runner.run()
+        finally:
+            await runner._close_playwright()
+
+    t0 = time.monotonic()
+    asyncio.run(go())
+    wall = time.monotonic() - t0
+    t1 = time.monotonic()
+    report = runner.report(None)
+    write_reports(report.to_dict(), out / f"n{n}", ["html", "json"])
+    report_time = time.monotonic() - t1
+    probes = len(runner.observations)
+    requests, base = asyncio.run(header_baseline(runner, Lab()))
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    phases = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(runner.timings.items()))
+    engines = ", ".join(f"{b.engine.value} {b.version}" for b in runner.browsers)
+    print(
+        f"N={n:<4} probes={probes:<6} wall={wall:6.1f}s  {probes / wall:6.1f} probes/s  "
+        f"report={report_time:.1f}s  peak rss: python {peak_self:.0f} MiB, "
+        f"largest child {peak_kids:.0f} MiB"
+    )
+    print(f"       engines: {engines}")
+    print(f"       phases (summed over parallel workers): {phases}")
+    print(
+        f"       header-only baseline: {requests} requests in {base:.1f}s; "
+        f"corsproof/baseline = {wall / base if base else float('inf'):.1f}x"
+    )
+    sys.stdout.flush()
+
+
+def main(argv: list[str]) -> int:
+    """``python -m harness.bench [N ...] [-- verify args]``."""
+    sizes = [int(a) for a in argv if a.isdigit()] or [1, 10, 100]
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    for n in sizes:
+        bench(n, extra)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

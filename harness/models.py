@@ -464,3 +464,40 @@ def worst(severities: Iterable[Severity]) -> Severity | None:
         if best is None or sev.rank > best.rank:
             best = sev
     return best
+
+
+def exchange_from_dict(data: Mapping[str, Any] | None) -> HttpExchange | None:
+    """Inverse of the ``to_jsonable`` form of an :class:`HttpExchange`."""
+    if not data:
+        return None
+    return HttpExchange(
+        method=str(data["method"]),
+        url=str(data["url"]),
+        request_headers=tuple((str(k), str(v)) for k, v in data.get("request_headers") or ()),
+        status=data.get("status"),
+        response_headers=tuple((str(k), str(v)) for k, v in data.get("response_headers") or ()),
+        error=data.get("error"),
+    )
+
+
+def evidence_from_dict(data: Mapping[str, Any]) -> Evidence:
+    """Inverse of the ``to_jsonable`` form of an :class:`Evidence`."""
+    return Evidence(
+        key=str(data["key"]),
+        target=str(data["target"]),
+        origin=str(data["origin"]),
+        shape=str(data["shape"]),
+        credentials=Credentials(data["credentials"]),
+        preflight=exchange_from_dict(data.get("preflight")),
+        actual=exchange_from_dict(data.get("actual")),
+    )
+
+
+def browser_from_dict(data: Mapping[str, Any]) -> BrowserInfo:
+    """Inverse of the ``to_jsonable`` form of a :class:`BrowserInfo`."""
+    return BrowserInfo(
+        Engine(data["engine"]),
+        str(data.get("version", "")),
+        str(data.get("source", "")),
+        str(data.get("executable", "")),
+    )

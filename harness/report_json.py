@@ -1,8 +1,17 @@
-"""``report.json``: the run report dict as pretty, stably ordered JSON.
+"""``report.json``: the run report dict as stably ordered JSON.
 
 This is the machine contract (see :meth:`harness.models.RunReport.to_dict`); the
 other reporters render from the same dict, so a consumer of this file sees
-exactly what the HTML shows.
+exactly what the HTML shows -- and more: the HTML caps its probe log and evidence,
+this file always keeps every probe and every exchange record.
+
+Small reports are written indented (easy to read and diff). Above
+:data:`COMPACT_ABOVE` probes the indentation alone would add a third to the file
+(35 MB instead of 24 MB for a 25,000-probe run), so large reports are written
+compact, one record per line: each top-level key starts a line and every element
+of a top-level list (each probe, each evidence record, each finding) is a single
+line with ``(",", ":")`` separators. That keeps the file small, still ``grep``-able
+and diffable per probe, and ``json.loads`` reads both forms the same.
 """
 
 from __future__ import annotations
@@ -11,11 +20,15 @@ import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+COMPACT_ABOVE = 5000
+"""Reports with more probes than this are written compact (one record per line)."""
+
 # The order RunReport.to_dict produces; keys beyond it (optional extras such as
 # header_only or baseline) follow alphabetically so two runs diff cleanly.
 _TOP_LEVEL = (
     "schema_version",
     "tool",
+    "tool_version",
     "run_id",
     "started",
     "finished",
@@ -40,13 +53,42 @@ def ordered(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def dumps(report: Mapping[str, Any]) -> str:
-    """The report as indented JSON text ending in a newline."""
+def _one_line(value: Any) -> str:
     # ensure_ascii also escapes C1 controls (e.g. U+009B, a terminal CSI) that a
     # hostile header could carry, so the file is safe to cat in a terminal.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+
+
+def dumps_compact(report: Mapping[str, Any]) -> str:
+    """The report as compact JSON, one top-level key and one list element per line."""
+    items = list(ordered(report).items())
+    lines = ["{"]
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"{_one_line(key)}:[")
+            last = len(value) - 1
+            lines.extend(_one_line(v) + ("," if j < last else "") for j, v in enumerate(value))
+            lines.append("]" + comma)
+        else:
+            lines.append(f"{_one_line(key)}:{_one_line(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def dumps(report: Mapping[str, Any], *, compact: bool | None = None) -> str:
+    """The report as JSON text ending in a newline.
+
+    ``compact`` None (the default) picks by size: indented up to
+    :data:`COMPACT_ABOVE` probes, compact above.
+    """
+    if compact is None:
+        compact = len(report.get("probes") or []) > COMPACT_ABOVE
+    if compact:
+        return dumps_compact(report)
     return json.dumps(ordered(report), indent=2, ensure_ascii=True) + "\n"
 
 
 def write(report: Mapping[str, Any], fp: TextIO) -> None:
-    """Write ``report`` to ``fp`` as pretty JSON."""
+    """Write ``report`` to ``fp`` as JSON (compact when it holds many probes)."""
     fp.write(dumps(report))

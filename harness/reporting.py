@@ -253,6 +253,75 @@ def engine_exposure(report: Mapping[str, Any]) -> list[EngineExposure]:
 
 
 @dataclass(frozen=True)
+class TargetExposure:
+    """One target: its worst finding and, per engine, whether it is exploitable there."""
+
+    target: str
+    worst: str | None
+    """Worst severity of any finding on the target (None: no finding)."""
+    engines: tuple[tuple[str, str], ...]
+    """(engine, state) per run engine; state ``yes`` (default browser), ``cookies``
+    (only with third-party cookies allowed) or ``no``."""
+    rules: tuple[str, ...]
+    """Rules of the vulnerability findings on the target."""
+    other_rules: tuple[str, ...]
+    """Rules of the functional and hygiene findings on the target."""
+
+    @property
+    def exploitable(self) -> bool:
+        return any(state == "yes" for _, state in self.engines)
+
+
+def target_exposure(report: Mapping[str, Any]) -> list[TargetExposure]:
+    """Per target (declared ones first, then any only findings name), from the findings.
+
+    Sorted most exposed first: exploitable in a default browser, then only with
+    third-party cookies, then by worst severity; ties keep the declared order.
+    """
+    targets = [str(t) for t in report.get("targets") or []]
+    for f in report.get("findings") or []:
+        t = str(f.get("target", ""))
+        if t and t not in targets:
+            targets.append(t)
+    engines = run_engines(report)
+    out: list[TargetExposure] = []
+    for target in targets:
+        findings = [f for f in report.get("findings") or [] if str(f.get("target", "")) == target]
+        worst: str | None = None
+        for f in findings:
+            sev = str(f.get("severity", ""))
+            if worst is None or severity_rank(sev) > severity_rank(worst):
+                worst = sev
+        states: list[tuple[str, str]] = []
+        for engine in engines:
+            hits = [
+                f
+                for f in findings
+                if is_vulnerability(f) and engine in [str(e) for e in f.get("engines") or []]
+            ]
+            if any(_applies_by_default(f) for f in hits):
+                states.append((engine, "yes"))
+            elif hits:
+                states.append((engine, "cookies"))
+            else:
+                states.append((engine, "no"))
+        rules = tuple(
+            dict.fromkeys(str(f.get("rule", "")) for f in findings if is_vulnerability(f))
+        )
+        others = tuple(
+            dict.fromkeys(str(f.get("rule", "")) for f in findings if not is_vulnerability(f))
+        )
+        out.append(TargetExposure(target, worst, tuple(states), rules, others))
+
+    def rank(t: TargetExposure) -> tuple[int, int]:
+        states = {s for _, s in t.engines}
+        level = 2 if "yes" in states else 1 if "cookies" in states else 0
+        return (-level, -severity_rank(t.worst) if t.worst else 1)
+
+    return sorted(out, key=rank)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The one-line answer to "is this API safe, and where is it exploitable?"."""
 
@@ -383,18 +452,40 @@ class Comparison:
     anchor: str | None = None
     """Id of the finding section this row refers to, when there is one."""
     extra: dict[str, Any] = field(default_factory=dict)
+    origins: tuple[str, ...] = ()
+    """The origins of the row one by one (``origin`` joins them for display)."""
+    probes_say: str | None = None
+    """What the probes from this origin did, when ``browsers_say`` is an explanation."""
 
 
-def browser_outcome(report: Mapping[str, Any], target: str, origin: str) -> tuple[bool, str]:
+ProbeIndex = Mapping[tuple[str, str], Sequence[Mapping[str, Any]]]
+"""Probes grouped by (target, origin); see :func:`probe_index`."""
+
+
+def probe_index(report: Mapping[str, Any]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """The report's probes grouped by (target, origin), in report order."""
+    index: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for p in report.get("probes") or []:
+        index.setdefault((str(p.get("target")), str(p.get("origin"))), []).append(p)
+    return index
+
+
+def browser_outcome(
+    report: Mapping[str, Any], target: str, origin: str, index: ProbeIndex | None = None
+) -> tuple[bool, str]:
     """What attacker-role probes from ``origin`` against ``target`` achieved, in words.
 
-    Returns (readable anywhere, description).
+    Returns (readable anywhere, description). Pass ``index`` (:func:`probe_index`)
+    when asking about many origins: scanning every probe each time is quadratic.
     """
-    probes = [
-        p
-        for p in report.get("probes") or []
-        if str(p.get("target")) == target and str(p.get("origin")) == origin
-    ]
+    if index is not None:
+        probes = list(index.get((target, origin)) or [])
+    else:
+        probes = [
+            p
+            for p in report.get("probes") or []
+            if str(p.get("target")) == target and str(p.get("origin")) == origin
+        ]
     if not probes:
         return False, "not probed"
     readable = [p for p in probes if p.get("outcome") == "readable"]
@@ -446,6 +537,7 @@ def comparisons(report: Mapping[str, Any]) -> list[Comparison]:
     """
     rows: list[Comparison] = []
     covered: set[tuple[str, str]] = set()
+    index = probe_index(report)
     for i, f in enumerate(sorted_findings(report)):
         target = str(f.get("target", ""))
         origins = [str(o) for o in f.get("origins") or []]
@@ -456,7 +548,7 @@ def comparisons(report: Mapping[str, Any]) -> list[Comparison]:
             browsers = f"readable by attacker in {join_engines(engines)}"
         else:
             # Say what the probes behind this origin did, not the finding's title.
-            browsers = "; ".join(browser_outcome(report, target, o)[1] for o in origins) or (
+            browsers = "; ".join(browser_outcome(report, target, o, index)[1] for o in origins) or (
                 "no engine let the attacker read"
             )
         if isinstance(hc, Mapping):
@@ -487,6 +579,7 @@ def comparisons(report: Mapping[str, Any]) -> list[Comparison]:
                 severity=str(f.get("severity", "")),
                 rule=str(f.get("rule", "")),
                 anchor=finding_anchor(i),
+                origins=tuple(origins),
             )
         )
     for d in report.get("disagreements") or []:
@@ -504,13 +597,15 @@ def comparisons(report: Mapping[str, Any]) -> list[Comparison]:
                 severity=clean(d.get("browser_severity")) if d.get("browser_severity") else None,
                 rule=clean(d.get("rule")) if d.get("rule") else None,
                 kind=clean(d.get("kind")),
+                origins=(origin,),
+                probes_say=browser_outcome(report, target, origin, index)[1],
             )
         )
     for h in report.get("header_only") or []:
         target, origin = str(h.get("target", "")), str(h.get("origin", ""))
         if (target, origin) in covered:
             continue
-        readable, said = browser_outcome(report, target, origin)
+        readable, said = browser_outcome(report, target, origin, index)
         sev = h.get("severity")
         header = (f"vulnerable ({clean(sev)})" if sev else "not vulnerable") + (
             f": {clean(h.get('reason'))}" if h.get("reason") else ""
@@ -524,6 +619,7 @@ def comparisons(report: Mapping[str, Any]) -> list[Comparison]:
                 browsers_say=said,
                 disagree=bool(sev) != readable,
                 severity=clean(sev) if sev else None,
+                origins=(origin,),
             )
         )
     return rows

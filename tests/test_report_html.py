@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from conftest_report import ATTR, CDATA, EVIL, ME, XSS, clean_run, hostile, realistic
+from conftest_report import APP, ATTR, CDATA, EVIL, ME, XSS, clean_run, hostile, realistic
 
 from harness import report_html
 from harness.report_html import CSP, curl_actual, curl_preflight
@@ -287,7 +287,10 @@ def test_hostile_payloads_are_escaped() -> None:
             "http-equiv",
             "role",
             "aria-label",
+            "open",
         }
+        # ``open`` is a bare boolean attribute: no value a payload could sit in.
+        assert attrs.get("open", None) in (None, "")
 
 
 def test_curl_helpers_quote_and_skip_transport_headers() -> None:
@@ -335,3 +338,147 @@ def test_render_tolerates_a_minimal_dict() -> None:
     page = render({"run_id": "x", "partial": False})
     assert "No exploitable CORS issue found" in page
     assert EVIL not in page
+
+
+def _big_report(n_targets: int = 20, n_origins: int = 125) -> dict[str, Any]:
+    """A synthetic run of n_targets x n_origins x 2 engines x 2 credentials x 2 shapes probes.
+
+    Every 6th origin is readable by the attacker (3,280 attacker reads, more than the
+    log cap), every 9th not producible in Firefox; one finding per target cites 20
+    exchange records.
+    """
+    probes: list[dict[str, Any]] = []
+    evidence: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    for t in range(n_targets):
+        target = f"https://api.big.test/t{t}/private"
+        keys: list[str] = []
+        ids: list[str] = []
+        for o in range(n_origins):
+            origin = APP if o == 0 else f"https://o{o}.attacker{t}.test"
+            role = "legitimate" if o == 0 else "attacker"
+            for engine in ("chromium", "firefox"):
+                for creds in ("omit", "include"):
+                    for shape in ("simple-get", "preflight-json"):
+                        if o == 0 or o % 6 == 0:
+                            outcome = "readable"
+                        elif o % 9 == 0 and engine == "firefox":
+                            outcome = "not-producible"
+                        else:
+                            outcome = "blocked"
+                        pid = f"p-{t}-{o}-{engine}-{creds}-{shape}"
+                        probes.append(
+                            {
+                                "id": pid,
+                                "engine": engine,
+                                "cookie_policy": "default",
+                                "target": target,
+                                "origin": origin,
+                                "origin_class": "legitimate" if o == 0 else f"class{o % 7}",
+                                "role": role,
+                                "via": "page",
+                                "page_origin": origin,
+                                "shape": shape,
+                                "method": "GET" if shape == "simple-get" else "POST",
+                                "api": "fetch",
+                                "credentials": creds,
+                                "outcome": outcome,
+                                "status": 200 if outcome == "readable" else None,
+                                "readable": outcome == "readable",
+                                "cookie_sent": creds == "include",
+                                "block_reason": "MissingAllowOriginHeader; no ACAO"
+                                if outcome == "blocked"
+                                else None,
+                                "error": None,
+                            }
+                        )
+                        if role == "attacker" and outcome == "readable":
+                            ids.append(pid)
+            if role == "attacker" and o % 6 == 0:
+                key = f"{target} | {origin} | simple-get | include"
+                keys.append(key)
+                evidence.append(
+                    {
+                        "key": key,
+                        "target": target,
+                        "origin": origin,
+                        "shape": "simple-get",
+                        "credentials": "include",
+                        "preflight": None,
+                        "actual": {
+                            "method": "GET",
+                            "url": target,
+                            "request_headers": [["Origin", origin]],
+                            "status": 200,
+                            "response_headers": [["access-control-allow-origin", origin]],
+                            "error": None,
+                        },
+                    }
+                )
+        findings.append(
+            {
+                "rule": "any-origin-read",
+                "severity": "critical",
+                "title": "Any origin can read responses",
+                "category": "vulnerability",
+                "target": target,
+                "origins": sorted({p["origin"] for p in probes if p["id"] in set(ids)}),
+                "engines": ["chromium", "firefox"],
+                "cookie_policies": ["default"],
+                "probes": ids,
+                "evidence": keys,
+            }
+        )
+    return {
+        "schema_version": 1,
+        "tool": "corsproof",
+        "run_id": "big",
+        "targets": sorted({p["target"] for p in probes}),
+        "browsers": [{"engine": "chromium"}, {"engine": "firefox"}],
+        "findings": findings,
+        "probes": probes,
+        "evidence": evidence,
+    }
+
+
+def test_large_report_is_capped_and_says_what_was_left_out() -> None:
+    report = _big_report()
+    total = len(report["probes"])
+    assert total == 20_000
+    page = render(report)
+    assert len(page.encode("utf-8")) < 3_000_000, len(page)
+    log = page[page.index('id="probe-log"') :]
+    log = log[: log.index("</details>")]
+    rows = log.count("<tr><td>")
+    assert rows == report_html.MAX_LOG_PROBES
+    # 3,300 attacker reads + 1 legit... every notable probe is counted, the rest named.
+    assert f"{total - rows:,} more probes are in report.json" in log
+    assert f"{rows:,} of {total:,} probes" in log
+    assert "routine probe(s)" in log
+    # Evidence: only the first few exchange records per finding, the rest counted.
+    first = page[page.index('id="finding-1"') :]
+    first = first[: first.index("</article>")]
+    assert first.count('class="small exchange"') == report_html.MAX_EVIDENCE
+    more = 20 - report_html.MAX_EVIDENCE  # 20 evidence records per finding
+    assert f"{more} more exchange record(s) of this finding are in report.json" in first
+    # Matrix: one row per distinct result pattern, not one per origin.
+    m1 = page[page.index('id="matrix-1"') :]
+    m1 = m1[: m1.index("</table>")]
+    assert m1.count("<tr data-role=") < 30
+    assert "origins, same results" in m1
+
+
+def test_small_report_logs_every_notable_probe_uncapped() -> None:
+    report = realistic()
+    page = render(report)
+    log = page[page.index('id="probe-log"') :]
+    log = log[: log.index("</details>")]
+    assert "capped at" not in log
+    for p in report["probes"]:
+        notable = (
+            (p["role"] == "attacker" and p["outcome"] == "readable")
+            or (p["role"] == "legitimate" and p["outcome"] != "readable")
+            or p["outcome"] in ("error", "not-producible")
+        )
+        if notable:
+            assert f"<tr><td>{p['id']}</td>" in log, p["id"]

@@ -20,7 +20,7 @@ def test_round_trips_and_keeps_canonical_order() -> None:
     report = realistic()
     text = dump(report)
     assert text.endswith("}\n")
-    assert text.startswith('{\n  "schema_version": 1,\n  "tool": "corsproof",')
+    assert text.startswith('{\n  "schema_version": 1,\n  "tool": "corsproof",\n  "tool_version": ')
     back = json.loads(text)
     assert back == report
     keys = list(back)
@@ -41,3 +41,31 @@ def test_hostile_is_ascii_and_control_free() -> None:
     assert text.isascii()
     assert not any(ord(c) < 0x20 and c not in "\n" for c in text)
     assert json.loads(text) == hostile()
+
+
+def test_large_report_is_compact_one_record_per_line_and_round_trips() -> None:
+    report = realistic()
+    probe = report["probes"][0]
+    report["probes"] = [{**probe, "id": f"p{i}"} for i in range(report_json.COMPACT_ABOVE + 1)]
+    text = dump(report)
+    assert json.loads(text) == report
+    assert text.isascii() and text.endswith("}\n")
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[1] == '"schema_version":1,'
+    # One line per probe, no indentation, compact separators.
+    probe_lines = [ln for ln in lines if ln.startswith('{"id":"p')]
+    assert len(probe_lines) == len(report["probes"])
+    assert not any(ln.startswith(" ") for ln in lines)
+    assert '": ' not in probe_lines[0] and '","' in probe_lines[0]
+    pretty = report_json.dumps(report, compact=False)
+    assert len(text) < 0.8 * len(pretty)
+    assert json.loads(pretty) == report
+
+
+def test_compact_handles_empty_lists_and_hostile_text() -> None:
+    report = hostile()
+    report["notes"] = []
+    text = report_json.dumps(report, compact=True)
+    assert json.loads(text) == report
+    assert text.isascii()
+    assert not any(ord(c) < 0x20 and c not in "\n" for c in text)

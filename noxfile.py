@@ -117,3 +117,55 @@ def bench(session: nox.Session) -> None:
     install(session)
     ensure_browsers(session)
     session.run("python", "-m", "harness.bench", *(session.posargs or ["1", "10", "100"]))
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("engine", ["chromium", "firefox", "webkit"])
+def matrix(session: nox.Session, engine: str) -> None:
+    """One engine of the nightly browser matrix, into reports/matrix-<engine>; args go to verify."""
+    install(session)
+    ensure_browsers(session)
+    python = str(Path(session.bin) / "python")
+    code = subprocess.call(
+        [
+            python,
+            "-m",
+            "harness",
+            "verify",
+            "--browser",
+            engine,
+            "--run-id",
+            f"matrix-{engine}",
+            "--format",
+            "json",
+            *session.posargs,
+        ]
+    )
+    # Findings are the merged report's business; only a tool failure stops here.
+    if code not in (0, 1):
+        raise SystemExit(code)
+
+
+@nox.session(python=PYTHON)
+def merge(session: nox.Session) -> None:
+    """Merge the matrix runs (default: reports/matrix-*) into one report; args go to merge."""
+    install(session)
+    args = session.posargs or [
+        *sorted(str(p) for p in Path("reports").glob("matrix-*") if p.is_dir()),
+        "--run-id",
+        "nightly",
+        "--format",
+        "html,json,sarif,junit,md",
+    ]
+    python = str(Path(session.bin) / "python")
+    code = subprocess.call([python, "-m", "harness", "merge", *args])
+    if code:
+        raise SystemExit(code)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Repeat the lab run (default 10 times) and report any verdict that differs between runs."""
+    install(session)
+    ensure_browsers(session)
+    session.run("python", "-m", "harness.soak", *session.posargs)

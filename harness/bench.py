@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.cli import build_parser, config_from_args
 from harness.headercheck import header_verdict
 from harness.lab import LAB_ORIGIN, POLICIES, Lab
+from harness.models import ProbeSpec
 from harness.redact import Redactor
 from harness.replay import RateLimiter, Replayer
 from harness.reporting import write_reports
@@ -52,7 +53,7 @@ async def header_baseline(runner: Runner, lab: Lab) -> tuple[int, float]:
             concurrency=8,
             rewrite=rewrite,
         )
-        seen = {}
+        seen: dict[tuple[object, ...], ProbeSpec] = {}
         for spec in plan.specs:
             seen.setdefault(
                 (spec.target, spec.variant.key, spec.shape.name, spec.credentials), spec
@@ -72,7 +73,13 @@ def bench(n: int, extra: list[str]) -> None:
     """One benchmark row."""
     lab = Lab()
     out = Path(tempfile.mkdtemp(prefix="corsproof-bench-"))
-    argv = ["verify", "--out", str(out), "--run-id", f"n{n}", ]
+    argv = [
+        "verify",
+        "--out",
+        str(out),
+        "--run-id",
+        f"n{n}",
+    ]
     for url in endpoints(n):
         argv += ["--target", url]
     ns = build_parser().parse_args([*argv, "--allow-origin", "https://app.example.com", *extra])

@@ -128,8 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="dev relaxes findings about trusted localhost origins (default: prod)",
     )
     t.add_argument("--shard", metavar="I/N", help="run only part I of N of the probe plan")
-    t.add_argument("--per-class", type=int, metavar="N",
-                   help="try at most N origins per attacker class (a quick run; default: all)")
+    t.add_argument(
+        "--per-class",
+        type=int,
+        metavar="N",
+        help="try at most N origins per attacker class (a quick run; default: all)",
+    )
 
     s = v.add_argument_group("the victim's session (never written to reports or logs)")
     s.add_argument(
@@ -238,6 +242,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 on findings at or above: critical, high, medium, low, info (default: high)",
     )
     o.add_argument("--quiet", action="store_true", help="no progress output")
+    o.add_argument(
+        "--baseline",
+        metavar="REPORT",
+        help="an earlier report.json (or run folder): report what changed since",
+    )
+    o.add_argument(
+        "--fail-on-new",
+        action="store_true",
+        help="with --baseline: exit 1 only for findings that are new since it",
+    )
+    o.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the interrupted run --run-id in --out, keeping its probes",
+    )
+
+    m = sub.add_parser(
+        "merge",
+        help="join report.json files (matrix jobs, shards) into one report",
+        description="Join several runs' report.json into one report; findings "
+        "are judged again from the joined probes.",
+    )
+    m.add_argument(
+        "reports",
+        nargs="+",
+        metavar="REPORT",
+        help="report.json files or run folders (a folder of runs is expanded)",
+    )
+    m.add_argument("--out", default="reports", metavar="DIR")
+    m.add_argument("--run-id", default="merged", metavar="ID")
+    m.add_argument("--format", default="html,json", metavar="LIST")
+    m.add_argument("--fail-on", default="high", metavar="SEVERITY")
+    m.add_argument("--baseline", metavar="REPORT")
 
     lab = sub.add_parser(
         "lab",
@@ -391,7 +428,19 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harness.runner import Runner
 
     config = config_from_args(ns)
+    baseline = None
+    if ns.baseline:
+        from harness.merge import load
+
+        baseline = load(Path(ns.baseline))
+    elif ns.fail_on_new:
+        raise ConfigError("--fail-on-new needs --baseline")
     run_dir = prepare_out_dir(config)
+    resumed: list[dict[str, Any]] = []
+    if ns.resume:
+        resumed = _read_jsonl(run_dir / "probes.jsonl")
+        if not resumed:
+            raise ConfigError(f"--resume: no probes.jsonl with results in {run_dir}")
     lab = None
     if config.lab:
         from harness.lab import Lab
@@ -406,11 +455,14 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     jsonl_path = run_dir / "probes.jsonl"
     runner = Runner(config, sink=progress, lab=lab)
     runner.redactor = redactor
+    if resumed:
+        runner.resume_from(resumed)
+        err.write(f"resuming {run_dir}: {len(runner.observations)} probes already measured\n")
     code = EXIT_CLEAN
     report: RunReport | None = None
     tool_error: CorsproofError | None = None
     interrupted = False
-    with jsonl_path.open("w", encoding="utf-8") as jsonl:
+    with jsonl_path.open("a" if resumed else "w", encoding="utf-8") as jsonl:
         progress.jsonl = jsonl
         try:
             report = _run_async(runner)
@@ -426,6 +478,12 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             runner.errors.append(ToolError(tool_error.kind, redactor.text(str(tool_error))))
         report = runner.report(None)
     data = _redact_dict(report.to_dict(), redactor.text)
+    drift_data = None
+    if baseline is not None:
+        from harness.merge import drift
+
+        drift_data = drift(baseline, data)
+        data["baseline"] = drift_data
     paths: list[Path] = []
     # JSON first: whatever else fails, the measured results are on disk.
     for fmt in sorted(config.formats, key=lambda f: f != "json"):
@@ -441,10 +499,36 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if runner.observations:
             err.write(f"partial results written to {run_dir}\n")
         return EXIT_TOOL_ERROR
-    worst = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
+    worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
     _print_summary(report, paths, out, config.fail_on)
+    if drift_data is not None:
+        from harness.merge import new_at_or_above
+
+        new = new_at_or_above(drift_data, config.fail_on.rank)
+        out.write(
+            f"since baseline {drift_data['baseline_run']}: {len(drift_data['changes'])} "
+            f"probe outcome(s) changed, {len(drift_data['new_findings'])} new finding(s), "
+            f"{len(drift_data['resolved_findings'])} resolved\n"
+        )
+        if ns.fail_on_new:
+            worst = list(new)
     code = EXIT_FINDINGS if worst else EXIT_CLEAN
     return code
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Probes streamed by an earlier run; a line cut short by a crash is skipped."""
+    rows: list[dict[str, Any]] = []
+    try:
+        with path.open(encoding="utf-8") as fp:
+            for line in fp:
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    except FileNotFoundError:
+        return []
+    return rows
 
 
 def _redact_dict(data: Any, redact: Any) -> Any:
@@ -502,6 +586,34 @@ def _print_summary(
         out.write(f"wrote {p}\n")
 
 
+def cmd_merge(ns: argparse.Namespace, out: TextIO) -> int:
+    """Join runs into one report."""
+    from harness.merge import drift, load, merge, paths_of
+    from harness.reporting import parse_formats, write_reports
+
+    try:
+        formats = parse_formats(ns.format)
+        fail_on = Severity.parse(ns.fail_on)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    reports = [load(p) for p in paths_of(ns.reports)]
+    if not reports:
+        raise ConfigError("merge: no report.json found in the given paths")
+    report = merge(reports, run_id=ns.run_id)
+    data = report.to_dict()
+    if ns.baseline:
+        data["baseline"] = drift(load(Path(ns.baseline)), data)
+    run_dir = Path(ns.out) / ns.run_id
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write to {run_dir}: {exc.strerror or exc}") from None
+    paths = write_reports(data, run_dir, formats, fail_on=fail_on.value)
+    _print_summary(report, paths, out, fail_on)
+    worst = [f for f in report.findings if f.severity.rank >= fail_on.rank]
+    return EXIT_FINDINGS if worst else EXIT_CLEAN
+
+
 def cmd_lab(ns: argparse.Namespace, out: TextIO) -> int:
     """Serve the lab until interrupted."""
     from harness.ca import RunCA
@@ -547,6 +659,8 @@ def main(
             return cmd_verify(ns, out, err)
         if ns.command == "lab":
             return cmd_lab(ns, out)
+        if ns.command == "merge":
+            return cmd_merge(ns, out)
         parser.print_help(out)
         return EXIT_TOOL_ERROR
     except CorsproofError as exc:

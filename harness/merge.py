@@ -55,7 +55,7 @@ def merge(
 
     observations: dict[str, Observation] = {}
     evidence: dict[str, Evidence] = {}
-    browsers = {}
+    browsers: dict[Engine, Any] = {}
     targets: list[str] = []
     errors: list[ToolError] = []
     legit: set[str] = set()

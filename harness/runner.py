@@ -326,9 +326,24 @@ class Runner:
         self.redactor = Redactor(config.secrets)
         self.timings: dict[str, float] = defaultdict(float)
         self._log_seen = 0
+        self._done: set[str] = set()
         self._harness: Harness | None = None
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
         self._cookie_seen: dict[tuple[str, str, str, str], bool] = {}
+
+    def resume_from(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Keep an interrupted run's judged probes; only the rest will run again."""
+        from harness.models import observation_from_dict
+
+        for row in rows:
+            try:
+                obs = observation_from_dict(row)
+            except (KeyError, ValueError, TypeError):
+                continue
+            # Errors (lost probes, timeouts) are measured again.
+            if obs.outcome is not Outcome.ERROR and obs.id not in self._done:
+                self._done.add(obs.id)
+                self.observations.append(obs)
 
     def _emit(self, event: Event) -> None:
         try:
@@ -551,6 +566,14 @@ class Runner:
                 work = {k: v for k, v in work.items() if v}
             else:
                 work = groups
+            if self._done:
+                work = {
+                    k: [s for s in v if _probe_id(s, resolved.engine, policy) not in self._done]
+                    for k, v in work.items()
+                }
+                work = {k: v for k, v in work.items() if v}
+                if not work:
+                    continue
             t0 = time.monotonic()
             try:
                 session = await self._open_session(resolved, policy, setup)

@@ -1,0 +1,69 @@
+"""Determinism check: the same lab run, repeated, must give identical verdicts.
+
+``nox -s soak`` (or ``python -m harness.soak [RUNS] [-- verify args]``) runs the lab
+RUNS times (default 10), compares every probe outcome and every finding across runs,
+and prints each difference. Exit code 1 when any run differed.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+from harness.cli import build_parser, config_from_args
+from harness.lab import Lab
+from harness.runner import run_sync
+
+
+def main(argv: list[str]) -> int:
+    """Run the soak; returns 1 when verdicts differ between runs."""
+    runs = int(argv[0]) if argv and argv[0].isdigit() else 10
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    outcomes: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    findings: list[frozenset[tuple[str, str, str]]] = []
+    out = tempfile.mkdtemp(prefix="corsproof-soak-")
+    for i in range(runs):
+        t0 = time.monotonic()
+        ns = build_parser().parse_args(
+            ["verify", "--out", out, "--run-id", f"soak{i}", "--quiet", *extra]
+        )
+        report = run_sync(config_from_args(ns), lab=Lab())
+        for p in report.probes:
+            key = (
+                p.target,
+                p.origin,
+                p.via.value,
+                p.engine.value,
+                p.cookie_policy.value,
+                p.shape,
+                p.credentials.value,
+                p.api,
+            )
+            outcomes[key].add(p.outcome.value)
+        findings.append(frozenset((f.rule, f.target, f.severity.value) for f in report.findings))
+        print(
+            f"run {i + 1}/{runs}: {len(report.probes)} probes, {len(report.findings)} findings, "
+            f"{time.monotonic() - t0:.1f}s",
+            flush=True,
+        )
+    flaky = {k: v for k, v in outcomes.items() if len(v) > 1}
+    for flaky_key, seen in sorted(flaky.items()):
+        print("differs:", " | ".join(flaky_key), "->", ", ".join(sorted(seen)))
+    finding_sets = set(findings)
+    if len(finding_sets) > 1:
+        union = frozenset().union(*finding_sets)
+        common = frozenset.intersection(*finding_sets)
+        for item in sorted(union - common):
+            print("finding not in every run:", " | ".join(item))
+    ok = not flaky and len(finding_sets) == 1
+    print(
+        f"soak: {runs} runs, {len(outcomes)} probe verdicts, "
+        f"{len(flaky)} differed, findings {'identical' if len(finding_sets) == 1 else 'differ'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -132,6 +132,14 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
     return Plan(tuple(targets), tuple(variants), tuple(specs), tuple(notes))
 
 
+_ENGINE_NOTES = (
+    "Chromium's default profile already sends third-party cookies (as default Chrome does), "
+    "so its permissive profile is the same browser configuration and is not run twice.",
+    "WebKit here is WebKitGTK (MiniBrowser), and Chromium and Firefox are the Debian builds "
+    "or Playwright's; none of them is Safari or branded Chrome. Verdicts describe the engines.",
+)
+
+
 def _cap_per_class(variants: Sequence[OriginVariant], limit: int) -> list[OriginVariant]:
     """Keep the first ``limit`` origins of each class; ``null`` keeps every way of making it."""
     kept: list[OriginVariant] = []
@@ -327,6 +335,7 @@ class Runner:
         self.timings: dict[str, float] = defaultdict(float)
         self._log_seen = 0
         self._done: set[str] = set()
+        self.session_notes: list[str] = []
         self._harness: Harness | None = None
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
         self._cookie_seen: dict[tuple[str, str, str, str], bool] = {}
@@ -344,6 +353,14 @@ class Runner:
             if obs.outcome is not Outcome.ERROR and obs.id not in self._done:
                 self._done.add(obs.id)
                 self.observations.append(obs)
+
+    def _engine_notes(self) -> list[str]:
+        notes = [_ENGINE_NOTES[1]]
+        if CookiePolicy.PERMISSIVE in self.config.cookie_policies and any(
+            b.engine is Engine.CHROMIUM for b in self.browsers
+        ):
+            notes.insert(0, _ENGINE_NOTES[0])
+        return notes
 
     def _emit(self, event: Event) -> None:
         try:
@@ -585,6 +602,9 @@ class Runner:
             self.timings[f"launch:{resolved.engine.value}"] += time.monotonic() - t0
             if not any(b.engine is session.info.engine for b in self.browsers):
                 self.browsers.append(session.info)
+            note = getattr(session, "note", "")
+            if note and note not in self.session_notes:
+                self.session_notes.append(note)
             self._emit(
                 Event(
                     "browser",
@@ -887,7 +907,7 @@ class Runner:
             evidence=tuple(self.evidence.values()),
             partial=self.partial,
             errors=tuple(self.errors),
-            notes=plan.notes if plan else (),
+            notes=(*(plan.notes if plan else ()), *self.session_notes, *self._engine_notes()),
             config=self.config.summary(),
             rules=rules_for_report({f.rule for f in findings}),
             extra=extra,

@@ -1,0 +1,537 @@
+"""WebKit through WebKitGTK's WebDriver (``WebKitWebDriver`` driving ``MiniBrowser``).
+
+Selenium is blocking, so every driver call runs in a worker thread (a pool per
+session, so that busy browsers never starve asyncio's default executor).
+All facts below were measured with WebKitGTK 2.50.6 on Debian 12 (with the lab;
+``tests/test_webkit.py`` re-checks them) and belong in ``docs/engines.md``:
+
+* MiniBrowser needs an X display (``--headless`` hangs), so each session runs its
+  own :class:`~harness.xvfb.Xvfb`.
+* Only MiniBrowser's ``--proxy=`` argument gives pages an exact origin through the
+  harness proxy; the WebDriver ``proxy`` capability makes WebKit speak TLS to the
+  proxy, and a PAC file leaves pages at origin ``null``.
+* One WebDriver session serves one command at a time, and every window of a
+  session shares one cookie jar and network session. Each origin therefore gets
+  its own WebDriver session (its own MiniBrowser with an ephemeral network
+  session): isolated like a fresh Playwright context, and origins still run side
+  by side.
+* Cookie profiles: ``default`` enables Intelligent Tracking Prevention, which in
+  WebKit blocks every third-party cookie (Safari's shipped behaviour);
+  ``permissive`` is WebKitGTK's library default (ITP off), which sends
+  ``SameSite=None`` cookies on cross-site requests.
+* The WebKitGTK driver has no ``get_log``, and MiniBrowser in automation mode does
+  not write console messages anywhere we can read, so no engine CORS reasons are
+  available: :meth:`WebKitOriginPage.cors_reasons` returns ``{}``.
+
+Never intercept requests here: any interception changes what CORS does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from harness.browsers import (
+    _INVALID_URL_MARKERS,
+    NavigationError,
+    OriginPage,
+    ResolvedEngine,
+    SessionSetup,
+)
+from harness.errors import LaunchError
+from harness.models import BrowserInfo, CookiePolicy, Engine
+from harness.xvfb import Xvfb
+
+COOKIE_SETTER_PATH = "/__corsproof_cookie_setter"
+"""A first-party URL on the cookie's host; WebDriver only adds cookies for the current
+document's domain. Whatever the host answers (usually 404) is fine."""
+
+START_TIMEOUT = 60.0
+"""Seconds for a WebDriver session to come up (slow on a loaded machine)."""
+
+DRIVER_ENV = {
+    # Xvfb offers no accessibility bus, GPU compositing or DMA-BUF; these stop GTK
+    # and WebKit from looking for them. None of them changes networking or CORS.
+    "NO_AT_BRIDGE": "1",
+    "GTK_A11Y": "none",
+    "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
+    "WEBKIT_DISABLE_DMABUF_RENDERER": "1",
+}
+
+OWNER_ENV = "CORSPROOF_OWNER"
+"""Set to corsproof's pid in the environment of every browser process it starts."""
+
+COOKIE_PROFILE_ARGS: dict[CookiePolicy, tuple[str, ...]] = {
+    # Safari ships with ITP, which blocks all third-party cookies; with it on,
+    # WebKitGTK sent no cookie cross-site and none from null-origin frames, but all
+    # of them from a same-site sibling (measured with the lab).
+    CookiePolicy.DEFAULT: ("--enable-itp",),
+    # WebKitGTK's own default: ITP off. Cross-site requests carry SameSite=None
+    # cookies. "always" also lets third-party responses set cookies; it does not
+    # change what is sent (measured: never/no-third-party/always sent the same).
+    CookiePolicy.PERMISSIVE: ("--cookies-policy=always",),
+}
+
+COOKIE_PROFILE_NOTES = {
+    CookiePolicy.DEFAULT: "WebKit default profile: Intelligent Tracking Prevention on "
+    "(MiniBrowser --enable-itp), as Safari ships: no third-party cookies.",
+    CookiePolicy.PERMISSIVE: "WebKit permissive profile: WebKitGTK defaults, ITP off "
+    "(MiniBrowser --cookies-policy=always): third-party SameSite=None cookies are sent.",
+}
+
+
+T = TypeVar("T")
+
+
+class _Threads:
+    """Runs blocking Selenium calls off the event loop, like :func:`asyncio.to_thread`.
+
+    Each origin holds a thread for as long as its probe batch runs; a pool of our
+    own keeps that from filling the loop's default executor (6 threads on 2 CPUs).
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="corsproof-webkit")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        except RuntimeError:
+            # The session is closed and its pool gone; a late page close still runs.
+            return await asyncio.to_thread(fn, *args)
+        return await future
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ScriptError(Exception):
+    """The evaluated expression threw or its promise rejected."""
+
+
+class _Driver:
+    """One WebDriver session, with the process group of its driver so none can linger."""
+
+    def __init__(self, driver: Any, service: Any) -> None:
+        self.driver = driver
+        self.service = service
+        proc = getattr(service, "process", None)
+        self.pid: int | None = proc.pid if proc is not None else None
+
+    def quit(self) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                self.driver.quit()
+        finally:
+            _kill_group(self.pid)
+
+
+def _kill_group(pid: int | None) -> None:
+    """End WebKitWebDriver and everything it started (MiniBrowser, web/network processes).
+
+    The driver runs in its own session, so its process group holds exactly the
+    processes of this WebDriver session.
+    """
+    if not pid:
+        return
+    for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0)):
+        # After a clean quit only zombies remain (already dead, waiting for init to
+        # reap them); signalling and waiting for those would cost a second per origin.
+        if not _live_members(pid):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + pause
+        while time.monotonic() < deadline and _live_members(pid):
+            time.sleep(0.05)
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of a process group that are not zombies (Linux /proc)."""
+    live = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # "pid (comm) state ppid pgrp ..."; comm may contain spaces and parens.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            live.append(int(entry.name))
+    return live
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "msg", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _cookie_host(cookie: Mapping[str, Any]) -> tuple[str, str]:
+    """(scheme, host) of a first-party page that may set ``cookie``."""
+    if cookie.get("url"):
+        parts = urlsplit(str(cookie["url"]))
+        return parts.scheme or "https", parts.hostname or ""
+    host = str(cookie.get("domain", "")).lstrip(".")
+    # A Secure cookie can only be set from https; others come from http so that
+    # plain-http targets without a TLS listener still get theirs.
+    return ("https" if cookie.get("secure", True) else "http"), host
+
+
+def _webdriver_cookie(cookie: Mapping[str, Any]) -> dict[str, Any]:
+    """A Playwright-shaped cookie as a WebDriver cookie."""
+    out: dict[str, Any] = {
+        "name": str(cookie["name"]),
+        "value": str(cookie["value"]),
+        "path": str(cookie.get("path") or "/"),
+        "secure": bool(cookie.get("secure", False)),
+        "httpOnly": bool(cookie.get("httpOnly", False)),
+    }
+    domain = str(cookie.get("domain") or "")
+    # Playwright spells a domain cookie ".example.com" and a host-only cookie
+    # "api.example.com"; WebDriver makes any cookie with a domain a domain cookie,
+    # so host-only cookies go without one.
+    if domain.startswith("."):
+        out["domain"] = domain
+    same_site = cookie.get("sameSite")
+    if same_site:
+        out["sameSite"] = str(same_site).capitalize()
+    expires = cookie.get("expires")
+    if isinstance(expires, int | float) and expires > 0:
+        out["expiry"] = int(expires)
+    return out
+
+
+def _playwright_cookie(cookie: Mapping[str, Any]) -> dict[str, Any]:
+    """A cookie from WebDriver's ``get_cookies`` in the shape SessionSetup uses."""
+    out = {
+        k: cookie[k]
+        for k in ("name", "value", "domain", "path", "secure", "httpOnly")
+        if k in cookie
+    }
+    if cookie.get("sameSite"):
+        out["sameSite"] = cookie["sameSite"]
+    if cookie.get("expiry"):
+        out["expires"] = cookie["expiry"]
+    return out
+
+
+def _cookie_key(cookie: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(cookie["name"]), str(cookie.get("domain", "")), str(cookie.get("path", "/")))
+
+
+class WebKitOriginPage:
+    """An :class:`OriginPage` over its own WebDriver session (its own MiniBrowser)."""
+
+    def __init__(
+        self,
+        drv: _Driver,
+        threads: _Threads | None = None,
+        on_close: Callable[[_Driver], None] | None = None,
+    ) -> None:
+        self._drv = drv
+        self._threads = threads or _Threads()
+        self._on_close = on_close
+        self._closed = False
+
+    async def navigate(self, url: str, timeout: float) -> str:
+        return await self._threads.run(self._navigate, url, timeout)
+
+    def _navigate(self, url: str, timeout: float) -> str:
+        from selenium.common.exceptions import InvalidArgumentException, TimeoutException
+
+        driver = self._drv.driver
+        # WebKitWebDriver reports success when nothing was loaded, in two ways
+        # (measured): a URL WebKit will not parse ("https://exa mple.com/") gets a new
+        # blank error document, while a connection that fails leaves the old document
+        # in place. A marker on the old document tells the two apart.
+        before: Any = None
+        with contextlib.suppress(Exception):
+            before = driver.execute_script("window.__corsproof_stay = true; return location.href")
+        try:
+            driver.set_page_load_timeout(timeout)
+            driver.get(url)
+        except InvalidArgumentException as exc:
+            # WebKitWebDriver parses the URL before WebKit sees it: a refusal here is
+            # the engine refusing the URL itself.
+            raise NavigationError(_first_line(exc), invalid=True) from None
+        except TimeoutException:
+            raise NavigationError(f"page load timed out after {timeout:.0f}s") from None
+        except Exception as exc:
+            text = _first_line(exc)
+            low = text.lower()
+            raise NavigationError(
+                text, invalid=any(m in low for m in _INVALID_URL_MARKERS)
+            ) from None
+        try:
+            origin, stayed, href = driver.execute_script(
+                "return [location.origin, window.__corsproof_stay === true, location.href]"
+            )
+        except Exception as exc:
+            raise NavigationError(f"page loaded but cannot be read: {_first_line(exc)}") from None
+        if not url.startswith("about:"):
+            if stayed and href == before:
+                raise NavigationError(f"webkit could not load {url}: no response")
+            if not stayed and href == "about:blank":
+                raise NavigationError(f"webkit refused the URL {url}", invalid=True)
+        return str(origin)
+
+    async def evaluate(self, expression: str, arg: Any, timeout: float) -> Any:
+        # The thread cannot be cancelled; if the driver itself hangs, close() ends it.
+        return await asyncio.wait_for(
+            self._threads.run(self._evaluate, expression, arg, timeout), timeout + 15
+        )
+
+    def _evaluate(self, expression: str, arg: Any, timeout: float) -> Any:
+        from selenium.common.exceptions import JavascriptException, TimeoutException
+
+        # Starting inside then() turns a synchronous throw into a rejection, so every
+        # failure comes back through done() instead of as a driver error.
+        script = (
+            "const done = arguments[arguments.length - 1]; const arg = arguments[0];"
+            "Promise.resolve().then(() => (" + expression + ")(arg))"
+            ".then(done, e => done({__corsproof_error: String(e)}));"
+        )
+        driver = self._drv.driver
+        try:
+            driver.set_script_timeout(timeout)
+            result = driver.execute_async_script(script, arg)
+        except TimeoutException:
+            raise TimeoutError(f"script did not finish within {timeout:.0f}s") from None
+        except JavascriptException as exc:
+            raise ScriptError(_first_line(exc)) from None
+        except Exception as exc:
+            # The runner restarts the browser on ConnectionError and marks the
+            # origin's probes lost.
+            raise ConnectionError(f"webkit stopped answering: {_first_line(exc)}") from None
+        if isinstance(result, dict) and set(result) == {"__corsproof_error"}:
+            raise ScriptError(str(result["__corsproof_error"])[:500])
+        return result
+
+    async def cors_reasons(self) -> Mapping[str, str]:
+        # Measured: the WebKitGTK driver has no log endpoint and MiniBrowser in
+        # automation mode prints no console messages, so WebKit's own reason
+        # ("Origin X is not allowed by Access-Control-Allow-Origin") is not available.
+        return {}
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._on_close is not None:
+            self._on_close(self._drv)
+        await self._threads.run(self._drv.quit)
+
+
+class WebKitSession:
+    """WebKitGTK through Selenium: one Xvfb, one WebDriver session per origin.
+
+    ``start()`` prepares the victim's cookies once (from ``setup``); every
+    :meth:`open_origin` launches a fresh MiniBrowser and replays them first-party.
+    """
+
+    def __init__(
+        self, resolved: ResolvedEngine, cookie_policy: CookiePolicy, setup: SessionSetup
+    ) -> None:
+        self.resolved = resolved
+        self.cookie_policy = cookie_policy
+        self.setup = setup
+        self.user_agent_tag = f"corsproof ({resolved.engine.value}-{cookie_policy.value})"
+        self.note = COOKIE_PROFILE_NOTES[cookie_policy]
+        """How this cookie profile was made, for the report's notes."""
+        self.info = BrowserInfo(Engine.WEBKIT, "", resolved.source, resolved.executable)
+        self._xvfb: Xvfb | None = None
+        self._env: dict[str, str] = {}
+        self._ua = ""
+        self._cookies: list[dict[str, Any]] = []
+        self._live: set[_Driver] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = _Threads()
+
+    # -- lifecycle -------------------------------------------------------
+
+    async def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start Xvfb, learn the browser version and UA, and gather the victim's cookies."""
+        try:
+            await asyncio.wait_for(self._threads.run(self._start), timeout * 2)
+        except TimeoutError:
+            await self.close()
+            raise LaunchError(f"webkit did not start within {timeout * 2:.0f}s") from None
+        except LaunchError:
+            await self.close()
+            raise
+        except Exception as exc:
+            await self.close()
+            raise LaunchError(f"webkit failed to start: {_first_line(exc)}") from None
+
+    def _start(self) -> None:
+        xvfb = Xvfb().start()
+        if self._closed:  # start() timed out and close() already ran
+            xvfb.stop()
+            raise LaunchError("webkit session is closed")
+        self._xvfb = xvfb
+        self._env = self._xvfb.env()
+        self._env.update(DRIVER_ENV)
+        # Inherited by MiniBrowser and its web and network processes, so that a
+        # leftover can be traced to the corsproof process that started it.
+        self._env[OWNER_ENV] = str(os.getpid())
+        drv = self._launch(tagged=False)
+        try:
+            driver = drv.driver
+            version = str(driver.capabilities.get("browserVersion") or "")
+            driver.get("about:blank")
+            ua = str(driver.execute_script("return navigator.userAgent"))
+            self._ua = ua
+            self._cookies = self._gather_cookies(driver)
+        finally:
+            drv.quit()
+        self.info = BrowserInfo(
+            Engine.WEBKIT,
+            version or _version_from_ua(ua),
+            self.resolved.source,
+            self.resolved.executable,
+        )
+
+    def _gather_cookies(self, driver: Any) -> list[dict[str, Any]]:
+        """The victim's cookies (Playwright-shaped), checked by setting them once here."""
+        wanted: list[Mapping[str, Any]] = []
+        if self.setup.storage_state:
+            try:
+                state = json.loads(Path(self.setup.storage_state).read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise LaunchError(f"storage state {self.setup.storage_state}: {exc}") from None
+            wanted += list(state.get("cookies") or [])
+        wanted += list(self.setup.cookies)
+        _set_cookies(driver, wanted)
+        found = {_cookie_key(c): dict(c) for c in wanted}
+        if self.setup.login_url:
+            # Visited first-party, so the app sets its own cookies as it would for a
+            # user who logged in. WebDriver lists only the final page's cookies.
+            driver.set_page_load_timeout(30)
+            driver.get(self.setup.login_url)
+            for c in driver.get_cookies():
+                pw = _playwright_cookie(c)
+                found[_cookie_key(pw)] = pw
+        return list(found.values())
+
+    def _launch(self, *, tagged: bool = True) -> _Driver:
+        """A new WebDriver session (a new MiniBrowser) in this session's Xvfb."""
+        from selenium import webdriver
+        from selenium.webdriver.webkitgtk.options import Options
+        from selenium.webdriver.webkitgtk.service import Service
+
+        if self._closed:
+            raise LaunchError("webkit session is closed")
+        opts = Options()
+        opts.binary_location = self.resolved.executable
+        opts.accept_insecure_certs = True
+        opts.add_argument("--automation")
+        # Loopback hosts (http://localhost:3000 pages) go through this proxy too,
+        # without an --ignore-host list (measured).
+        opts.add_argument(f"--proxy={self.setup.proxy_url}")
+        for arg in COOKIE_PROFILE_ARGS[self.cookie_policy]:
+            opts.add_argument(arg)
+        if tagged and self._ua:
+            # The lab and the proxy tell engine and profile apart by this suffix.
+            opts.add_argument(f"--user-agent={self._ua} {self.user_agent_tag}")
+        service = Service(
+            self.resolved.driver or "/usr/bin/WebKitWebDriver",
+            env=self._env,
+            # Its own process group: quitting can then end every process it started.
+            popen_kw={"start_new_session": True},
+        )
+        try:
+            driver = webdriver.WebKitGTK(service=service, options=opts)
+        except Exception as exc:
+            proc = getattr(service, "process", None)
+            _kill_group(proc.pid if proc is not None else None)
+            raise LaunchError(f"webkit: WebDriver session failed: {_first_line(exc)}") from None
+        drv = _Driver(driver, service)
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._live.add(drv)
+        if closed:
+            # close() ran while this browser was starting (a start timeout): it would
+            # otherwise be left running.
+            drv.quit()
+            raise LaunchError("webkit session is closed")
+        return drv
+
+    # -- EngineSession ---------------------------------------------------
+
+    async def open_origin(self) -> OriginPage:
+        drv = await self._threads.run(self._open)
+        page: OriginPage = WebKitOriginPage(drv, self._threads, self._forget)
+        return page
+
+    def _open(self) -> _Driver:
+        drv = self._launch()
+        try:
+            _set_cookies(drv.driver, self._cookies)
+            drv.driver.get("about:blank")
+        except BaseException:
+            self._forget(drv)
+            drv.quit()
+            raise
+        return drv
+
+    def _forget(self, drv: _Driver) -> None:
+        with self._lock:
+            self._live.discard(drv)
+
+    async def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            live, self._live = list(self._live), set()
+        await asyncio.gather(*(self._threads.run(d.quit) for d in live))
+        xvfb, self._xvfb = self._xvfb, None
+        if xvfb is not None:
+            await self._threads.run(xvfb.stop)
+        self._threads.shutdown()
+
+
+def _set_cookies(driver: Any, cookies: Iterable[Mapping[str, Any]]) -> None:
+    """Add cookies first-party: visit each cookie's host, then add its cookies there."""
+    by_page: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for cookie in cookies:
+        scheme, host = _cookie_host(cookie)
+        if host:
+            by_page.setdefault((scheme, host), []).append(cookie)
+    for (scheme, host), group in by_page.items():
+        url = f"{scheme}://{host}{COOKIE_SETTER_PATH}"
+        try:
+            driver.set_page_load_timeout(30)
+            driver.get(url)
+        except Exception as exc:
+            raise LaunchError(
+                f"webkit: cannot open {url} to set cookies: {_first_line(exc)}"
+            ) from None
+        for cookie in group:
+            try:
+                driver.add_cookie(_webdriver_cookie(cookie))
+            except Exception as exc:
+                raise LaunchError(
+                    f"webkit: cookie {cookie.get('name')!r} for {host} refused: {_first_line(exc)}"
+                ) from None
+
+
+def _version_from_ua(ua: str) -> str:
+    """``Version/18.0`` from a WebKit UA when the driver does not report one."""
+    for part in ua.split():
+        if part.startswith("Version/"):
+            return part.split("/", 1)[1]
+    return ""

@@ -179,6 +179,9 @@ class ForwardProxy:
             pass
         except TimeoutError:
             pass
+        except asyncio.CancelledError:
+            # Shutdown cancels open tunnels; that is the end of the connection, not an error.
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)

@@ -641,7 +641,26 @@ class Runner:
         while queue:
             specs = queue.pop(0)
             before = holder[0]
-            after = await self._run_origin(before, resolved, policy, setup, specs)
+            try:
+                after = await self._run_origin(before, resolved, policy, setup, specs)
+            except LaunchError as exc:
+                # The browser could not be restarted: what is left for it is lost.
+                self.errors.append(ToolError("launch", str(exc)))
+                self._emit(Event("error", str(exc)))
+                # This origin's probes were marked when the browser died.
+                rest = list(queue)
+                queue.clear()
+                for group in rest:
+                    for spec in group:
+                        self._record(
+                            _lost(
+                                spec,
+                                resolved.engine,
+                                policy,
+                                f"lost: browser could not be restarted ({exc})",
+                            )
+                        )
+                return
             # Only the first worker to notice a dead browser replaces it.
             if after is not before and holder[0] is before:
                 holder[0] = after
@@ -685,15 +704,16 @@ class Runner:
             return session
         except Exception as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if "closed" in msg.lower() or "crash" in msg.lower() or "disconnected" in msg.lower():
-                for spec in specs:
-                    self._record(
-                        _lost(spec, engine, policy, f"lost: browser crashed ({msg[:120]})")
-                    )
-                with contextlib.suppress(Exception):
-                    await session.close()
-                return await self._open_session(resolved, policy, setup)
-            raise
+            dead = any(w in msg.lower() for w in ("closed", "crash", "disconnected"))
+            # One origin's failure never ends the run: its probes say why, the rest go on.
+            why = f"lost: browser crashed ({msg[:120]})" if dead else f"probe failed: {msg[:200]}"
+            for spec in specs:
+                self._record(_lost(spec, engine, policy, why))
+            if not dead:
+                return session
+            with contextlib.suppress(Exception):
+                await session.close()
+            return await self._open_session(resolved, policy, setup)
         finally:
             if page is not None:
                 await page.close()

@@ -337,6 +337,8 @@ class Runner:
         self._log_seen = 0
         self._done: set[str] = set()
         self._parallelism = 4
+        self._pages_done = 0
+        self._probes_total = 0
         self.session_notes: list[str] = []
         self._harness: Harness | None = None
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
@@ -429,6 +431,13 @@ class Runner:
             await self._check_targets(plan, replayer)
             engines = self._resolve_engines()
             self._parallelism = max(1, min(4, ORIGIN_PARALLELISM // max(1, len(engines))))
+            self._probes_total = len(self.observations) + sum(
+                len(plan.specs)
+                if p is CookiePolicy.DEFAULT or len(self._profiles_for(r.engine)) == 1
+                else sum(1 for s in plan.specs if s.credentials is Credentials.INCLUDE)
+                for r in engines
+                for p in self._profiles_for(r.engine)
+            )
             if not engines:
                 raise LaunchError(
                     "no browser engine is available; see the lines above for how to install one"
@@ -721,9 +730,11 @@ class Runner:
         for obs in results:
             counts[obs.outcome.value] += 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        self._pages_done += 1
         self._emit(
             Event(
                 "origin",
+                f"{len(self.observations)}/{self._probes_total} probes "
                 f"[{engine.value}/{policy.value}] {variant.key}: {summary} "
                 f"({time.monotonic() - t0:.1f}s)",
             )

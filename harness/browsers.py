@@ -51,6 +51,9 @@ FIREFOX_PREFS: dict[str, Any] = {
     "browser.safebrowsing.phishing.enabled": False,
 }
 
+PROBE_FRAGMENT = "#corsproof="
+"""Appended to each probe URL so engine events can be tied to one probe."""
+
 INSTALL_HINTS = {
     Engine.CHROMIUM: "install it with `apt-get install chromium` (Debian) or "
     "`python -m playwright install chromium`, or pass --browser chromium=/path/to/chrome",
@@ -134,7 +137,7 @@ class OriginPage(Protocol):
         """Evaluate a function expression with one JSON argument inside the page."""
 
     async def cors_reasons(self) -> Mapping[str, str]:
-        """Engine CORS error reasons seen so far, by request URL (where the engine offers them)."""
+        """Engine CORS error reasons seen so far, by probe id (where the engine offers them)."""
 
     async def close(self) -> None:
         """Dispose of the page and its context."""
@@ -190,23 +193,30 @@ class PlaywrightOriginPage:
         self._page = page
         self._cdp = cdp
         self._reasons: dict[str, str] = {}
+        self._net_errors: dict[str, str] = {}
         self._urls: dict[str, str] = {}
         if cdp is not None:
             cdp.on("Network.requestWillBeSent", self._on_request)
             cdp.on("Network.loadingFailed", self._on_failed)
 
     def _on_request(self, params: Mapping[str, Any]) -> None:
-        req = params.get("request") or {}
-        if len(self._urls) < 20000:
-            self._urls[str(params.get("requestId"))] = str(req.get("url", ""))
+        # Each probe URL carries "#corsproof=<probe id>"; the fragment never reaches
+        # the server, but CDP reports it, so a failure maps to exactly one probe.
+        fragment = str((params.get("request") or {}).get("urlFragment") or "")
+        if fragment.startswith(PROBE_FRAGMENT) and len(self._urls) < 50000:
+            self._urls[str(params.get("requestId"))] = fragment[len(PROBE_FRAGMENT) :]
 
     def _on_failed(self, params: Mapping[str, Any]) -> None:
+        probe = self._urls.get(str(params.get("requestId")))
+        if probe is None or len(self._reasons) >= 50000:
+            return
         status = params.get("corsErrorStatus")
-        url = self._urls.get(str(params.get("requestId")), "")
-        if status and url and len(self._reasons) < 20000:
+        if status:
             err = status.get("corsError", "")
             param = status.get("failedParameter", "")
-            self._reasons[url] = f"{err} ({param})" if param else str(err)
+            self._reasons[probe] = f"{err} ({param})" if param else str(err)
+        elif params.get("errorText") and not params.get("canceled"):
+            self._net_errors[probe] = str(params["errorText"])[:200]
 
     async def navigate(self, url: str, timeout: float) -> str:
         try:
@@ -224,6 +234,10 @@ class PlaywrightOriginPage:
 
     async def cors_reasons(self) -> Mapping[str, str]:
         return dict(self._reasons)
+
+    async def net_errors(self) -> Mapping[str, str]:
+        """Network failures that were not CORS blocks, by probe id (Chromium only)."""
+        return dict(self._net_errors)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -31,6 +31,7 @@ def classify(
     probe_id: str,
     evidence: Evidence | None,
     engine_reason: str | None = None,
+    engine_error: str | None = None,
     cookie_sent: bool | None = None,
     timeout_ms: int = 0,
 ) -> Observation:
@@ -75,6 +76,15 @@ def classify(
             outcome=Outcome.ERROR,
             status=status,
             error=f"status was readable but the body failed: {error or 'unknown error'}",
+        )
+    if engine_error and not engine_reason:
+        # The engine says the request itself failed (reset, redirect loop, truncated
+        # body): whatever the server's headers say, that is not a CORS verdict.
+        return Observation(
+            **common,
+            outcome=Outcome.ERROR,
+            status=status,
+            error=f"{engine_error}" + (f" ({error})" if error else ""),
         )
     if raw.get("timed_out"):
         return Observation(

@@ -499,6 +499,12 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if runner.observations:
             err.write(f"partial results written to {run_dir}\n")
         return EXIT_TOOL_ERROR
+    if any(e.kind in ("target", "launch") for e in report.errors):
+        _print_summary(report, paths, out, config.fail_on)
+        for e in report.errors:
+            if e.kind in ("target", "launch"):
+                err.write(f"corsproof: error: {redactor.text(e.message)}\n")
+        return EXIT_TOOL_ERROR
     worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
     _print_summary(report, paths, out, config.fail_on)
     if drift_data is not None:

@@ -21,6 +21,8 @@ from harness.models import Credentials, Evidence, HttpExchange, ProbeSpec
 from harness.redact import Redactor
 
 MAX_BODY = 64 * 1024
+MAX_REDIRECTS = 20
+"""Browsers give up after 20 redirects (Fetch standard, HTTP-redirect fetch)."""
 
 
 class RateLimiter:
@@ -138,6 +140,37 @@ class Replayer:
     async def _send(
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: str | None
     ) -> HttpExchange:
+        """Send one request; follow GET/HEAD redirects on the target's own host like a browser.
+
+        Redirects elsewhere are not followed: the replay never reaches a host the user
+        did not name. A loop ends as an error after :data:`MAX_REDIRECTS` hops.
+        """
+        current = url
+        home = httpx.URL(url).host
+        for _hop in range(MAX_REDIRECTS + 1):
+            exchange = await self._send_once(method, current, headers, body)
+            location = exchange.header("location")
+            if (
+                exchange.status not in (301, 302, 303, 307, 308)
+                or not location
+                or method not in ("GET", "HEAD")
+            ):
+                return exchange if current == url else _as_first(exchange, url)
+            nxt = httpx.URL(current).join(location)
+            if nxt.host != home or nxt.scheme not in ("http", "https"):
+                return exchange if current == url else _as_first(exchange, url)
+            current = str(nxt)
+        return HttpExchange(
+            method=method,
+            url=url,
+            request_headers=self._redactor.headers(headers),
+            status=None,
+            error=f"too many redirects (more than {MAX_REDIRECTS})",
+        )
+
+    async def _send_once(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: str | None
+    ) -> HttpExchange:
         shown = self._redactor.headers(headers)
         parsed = httpx.URL(url)
         dest = self._rewrite.get(
@@ -178,6 +211,8 @@ class Replayer:
                 error = f"proxy: {_first_line(exc)}"
             except httpx.ConnectError as exc:
                 error = f"connect: {_first_line(exc)}"
+            except httpx.RemoteProtocolError as exc:
+                error = f"protocol: {_first_line(exc)}"
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {_first_line(exc)}"
             except (ssl.SSLError, OSError) as exc:
@@ -185,6 +220,28 @@ class Replayer:
         return HttpExchange(method=method, url=url, request_headers=shown, status=None, error=error)
 
 
+def _as_first(exchange: HttpExchange, url: str) -> HttpExchange:
+    """The final answer of a redirect chain, filed under the URL that was asked."""
+    return HttpExchange(
+        exchange.method,
+        url,
+        exchange.request_headers,
+        exchange.status,
+        exchange.response_headers,
+        exchange.error,
+    )
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+    # httpx often wraps the useful OS error ("Connection reset by peer") with an empty
+    # message; walk the chain to the first exception that says something.
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        text = str(seen).strip()
+        if text:
+            name = type(seen).__name__
+            return f"{name}: {text.splitlines()[0]}"[:200]
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__

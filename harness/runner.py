@@ -358,6 +358,9 @@ class Runner:
                 self._done.add(obs.id)
                 self.observations.append(obs)
 
+    def _explicit(self, engine: Engine) -> bool:
+        return any(c.engine is engine and c.explicit for c in self.config.engines)
+
     def _engine_notes(self) -> list[str]:
         notes = [_ENGINE_NOTES[1]]
         if CookiePolicy.PERMISSIVE in self.config.cookie_policies and any(
@@ -498,7 +501,14 @@ class Runner:
         return ev
 
     async def _check_targets(self, plan: Plan, replayer: Replayer) -> None:
-        """Fail early, with one line, when a target cannot be reached at all."""
+        """Fail early, with one line, when a target cannot be reached at all.
+
+        A refused connection or an untrusted certificate is a tool error. A target
+        that answers badly (resets, closes early, hangs) is judged probe by probe.
+        When some targets are unreachable and others are not, the others still run
+        and the report lists the unreachable ones as tool errors.
+        """
+        unreachable: list[str] = []
         for target in plan.targets:
             spec = next((s for s in plan.specs if s.target == target), None)
             if spec is None:
@@ -512,9 +522,20 @@ class Runner:
                         f"target {target}: TLS certificate not trusted ({err}); "
                         "pass --insecure to accept a self-signed certificate"
                     )
-                if err == "timeout":
-                    continue  # a slow target is judged per probe, not refused outright
-                raise TargetError(f"target {target} is unreachable: {err}")
+                if not err.startswith(("connect:", "proxy:")):
+                    continue  # answers badly: judged per probe, not refused outright
+                unreachable.append(target)
+                self.errors.append(ToolError("target", f"target {target} is unreachable: {err}"))
+                self._emit(Event("error", f"target {target} is unreachable: {err}"))
+        if unreachable and len(unreachable) == len(plan.targets):
+            raise TargetError(
+                self.errors[-1].message
+                if len(unreachable) == 1
+                else f"no target is reachable ({len(unreachable)} tried); first: "
+                f"{self.errors[-len(unreachable)].message}"
+            )
+        if unreachable:
+            plan.specs = tuple(s for s in plan.specs if s.target not in unreachable)
 
     def _resolve_engines(self) -> list[ResolvedEngine]:
         found = []
@@ -607,7 +628,10 @@ class Runner:
             try:
                 session = await self._open_session(resolved, policy, setup)
             except LaunchError as exc:
-                self.errors.append(ToolError("launch", str(exc)))
+                # Exit code 2 when the user asked for this engine by name; otherwise the
+                # run goes on with the engines that did start, and says so.
+                kind = "launch" if self._explicit(resolved.engine) else "browser-failed"
+                self.errors.append(ToolError(kind, str(exc)))
                 self._emit(Event("error", str(exc)))
                 self._lose(work, resolved.engine, policy, f"browser did not start: {exc}")
                 continue
@@ -654,7 +678,7 @@ class Runner:
                 after = await self._run_origin(before, resolved, policy, setup, specs)
             except LaunchError as exc:
                 # The browser could not be restarted: what is left for it is lost.
-                self.errors.append(ToolError("launch", str(exc)))
+                self.errors.append(ToolError("browser-lost", str(exc)))
                 self._emit(Event("error", str(exc)))
                 # This origin's probes were marked when the browser died.
                 rest = list(queue)
@@ -811,6 +835,8 @@ class Runner:
                     for i, raw in zip(again, retried, strict=False):
                         raws[i] = raw
             reasons = await page.cors_reasons()
+            net_errors_of = getattr(page, "net_errors", None)
+            net_errors = await net_errors_of() if net_errors_of is not None else {}
             cookies = self._cookie_witness(engine, policy, variant)
             for spec, raw in zip(chunk, raws, strict=False):
                 ev = await self._evidence(spec)
@@ -844,7 +870,8 @@ class Runner:
                     cookie_policy=policy,
                     probe_id=_probe_id(spec, engine, policy),
                     evidence=ev,
-                    engine_reason=reasons.get(probe_url(spec)),
+                    engine_reason=reasons.get(spec.id),
+                    engine_error=net_errors.get(spec.id),
                     cookie_sent=sent,
                     timeout_ms=timeout_ms,
                 )
@@ -889,7 +916,7 @@ class Runner:
             headers.update(dict(spec.auth_headers))
         return {
             "id": spec.id,
-            "url": probe_url(spec),
+            "url": probe_url(spec) + browsers.PROBE_FRAGMENT + spec.id,
             "method": spec.shape.method,
             "headers": headers,
             "body": spec.shape.body,

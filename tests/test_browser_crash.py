@@ -11,34 +11,48 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import needs_chromium
 
 pytestmark = [pytest.mark.browser]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def chromium_browser_pids() -> set[int]:
-    """Main Chromium processes of corsproof runs (not renderers or helpers)."""
-    found = set()
+def chromium_browser_pids(root: int) -> set[int]:
+    """Main Chromium processes (not renderers or helpers) descending from ``root``."""
+    parent: dict[int, int] = {}
+    args: dict[int, list[bytes]] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text()
+            args[int(proc.name)] = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(b"corsproof-chromium-" in a for a in args) and not any(
-            a.startswith(b"--type=") for a in args
-        ):
-            found.add(int(proc.name))
-    return found
+        # The command name may hold spaces or parentheses; the ppid follows the last ')'.
+        parent[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+
+    def descends(pid: int) -> bool:
+        for _ in range(64):
+            if pid == root:
+                return True
+            if pid not in parent or pid <= 1:
+                return False
+            pid = parent[pid]
+        return False
+
+    return {
+        pid
+        for pid, argv in args.items()
+        if any(b"corsproof-chromium-" in a for a in argv)
+        and not any(a.startswith(b"--type=") for a in argv)
+        and descends(pid)
+    }
 
 
 @needs_chromium
 def test_killed_browser_is_restarted_and_lost_probes_marked(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    before = chromium_browser_pids()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -70,8 +84,7 @@ def test_killed_browser_is_restarted_and_lost_probes_marked(tmp_path: Path) -> N
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (jsonl.exists() and jsonl.stat().st_size > 5000):
             time.sleep(0.2)
-        # Other runs may be going on: only this run's browser is new.
-        pids = chromium_browser_pids() - before
+        pids = chromium_browser_pids(proc.pid)
         assert pids, "this run's chromium is not running"
         for pid in pids:
             os.kill(pid, signal.SIGKILL)

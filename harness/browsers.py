@@ -57,8 +57,8 @@ PROBE_FRAGMENT = "#corsproof="
 INSTALL_HINTS = {
     Engine.CHROMIUM: "install it with `apt-get install chromium` (Debian) or "
     "`python -m playwright install chromium`, or pass --browser chromium=/path/to/chrome",
-    Engine.FIREFOX: "install it with `apt-get install firefox-esr` (Debian), "
-    "or pass --browser firefox=/path/to/firefox",
+    Engine.FIREFOX: "install it with `apt-get install firefox-esr` (Debian) or "
+    "`python -m playwright install firefox`, or pass --browser firefox=/path/to/firefox",
     Engine.WEBKIT: "install it with `apt-get install webkit2gtk-driver xvfb` (Debian), "
     "or `python -m playwright install webkit`",
 }
@@ -322,6 +322,10 @@ class PlaywrightSession:
                 fkw["channel"] = "moz-firefox"
                 fkw["executable_path"] = self.resolved.executable
             self._browser = await self._pw.firefox.launch(**fkw)
+        elif self.resolved.source == "playwright":
+            # Playwright's own WebKit build (a user's laptop): labelled as such in the
+            # report; it is neither Safari nor the WebKitGTK corsproof tests here.
+            self._browser = await self._pw.webkit.launch(headless=True)
         else:
             raise LaunchError(f"{engine.value} is not driven through Playwright")
 

@@ -170,7 +170,8 @@ def test_verify_external_starlette(starlette_https: tuple[str, list[str]], tmp_p
         assert attackers and not any(p["readable"] for p in attackers)
     # Without --unsafe, nothing but GET and the preflight reached the target.
     assert set(seen) <= {"GET"}
-    # No artifact of the run contains a secret it was given.
+    # Neither the terminal output nor any artifact of the run holds a secret it was given.
+    assert COOKIE_SECRET not in err and BEARER_SECRET not in err
     for artifact in run.iterdir():
         text = artifact.read_text("utf-8", errors="replace")
         assert COOKIE_SECRET not in text, artifact.name

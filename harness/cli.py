@@ -67,6 +67,10 @@ examples:
   python -m harness lab --port 8443"""
 
 
+STOP_GRACE = 30.0
+"""Seconds an interrupted run gets to close browsers and servers before it is abandoned."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports bad input as a ConfigError instead of exiting."""
 
@@ -548,29 +552,43 @@ def _redact_dict(data: Any, redact: Any) -> Any:
 
 
 def _run_async(runner: Any) -> RunReport:
-    """Run the runner; SIGTERM behaves like Ctrl-C so a killed run still writes its report."""
+    """Run the runner. Ctrl-C and SIGTERM cancel it cleanly so the partial report is written.
+
+    The first signal cancels the run; cleanup gets :data:`STOP_GRACE` seconds. A second
+    Ctrl-C exits at once (the streamed probes.jsonl is still on disk).
+    """
     loop = asyncio.new_event_loop()
     main = loop.create_task(runner.run())
+    signalled: list[int] = []
 
     def cancel(*_: Any) -> None:
+        if signalled:
+            os._exit(EXIT_INTERRUPTED)
+        signalled.append(1)
         main.cancel()
+        loop.call_later(STOP_GRACE, loop.stop)
 
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, cancel)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, cancel)
     try:
         report: RunReport = loop.run_until_complete(main)
         return report
     except KeyboardInterrupt:
         main.cancel()
+        loop.call_later(STOP_GRACE, loop.stop)
         with contextlib.suppress(BaseException):
             loop.run_until_complete(main)
         raise
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, RuntimeError):
+        if not signalled and not main.cancelled():
+            raise
         raise KeyboardInterrupt from None
     finally:
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(runner._close_playwright())
-        loop.close()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.wait_for(runner._close_playwright(), 15))
+        with contextlib.suppress(BaseException):
+            loop.close()
 
 
 def _print_summary(

@@ -796,6 +796,18 @@ class Runner:
         if origin != expected:
             outcome, why = _origin_mismatch(expected, origin)
             return [self._record(_unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
+        loaded = await page.evaluate("() => typeof __corsproof", None, self.config.timeout + 5)
+        if loaded != "object":
+            # An engine error page can sit at the requested URL: the origin matches but
+            # our page never ran. If the engine never even asked the proxy for the host,
+            # it refused the origin; otherwise the page failed to load.
+            asked = self._proxy_saw(session, variant) if variant.via is Via.PAGE else True
+            if asked is False:
+                outcome = Outcome.NOT_PRODUCIBLE
+                why = f"{engine.value} refuses to load a page on this origin (it never connected)"
+            else:
+                outcome, why = Outcome.ERROR, "the probe page did not run in the browser"
+            return [self._record(_unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
         out: list[Observation] = []
         t1 = time.monotonic()
         for start in range(0, len(specs), BATCH):

@@ -67,3 +67,19 @@ def lab_both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
         pytest.skip("needs chromium and firefox-esr")
     out = tmp_path_factory.mktemp("lab-both")
     yield lab_run(out, "--browser", "chromium,firefox", "--per-class", "2")
+
+
+def only_classes(*keep: str) -> list[str]:
+    """``--disable-class`` arguments for every attacker class except ``keep``.
+
+    Tests about one mechanism (routing, session setup, drift) need a handful of
+    origins, not the whole catalogue; the unrelated attacker stays unless dropped.
+    """
+    from scenarios.catalogue import CLASSES
+
+    keep_all = {"legitimate", "custom", "unrelated", *keep}
+    args: list[str] = []
+    for name in CLASSES:
+        if name not in keep_all:
+            args += ["--disable-class", name]
+    return args

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import needs_chromium
+from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args, main
 from harness.lab import Lab
@@ -16,24 +16,7 @@ from harness.runner import run_sync
 
 pytestmark = [pytest.mark.browser]
 
-QUICK = [
-    x
-    for c in (
-        "post-domain",
-        "pre-domain",
-        "unescaped-dot",
-        "substring",
-        "sibling-subdomain",
-        "deeper-subdomain",
-        "scheme-downgrade",
-        "other-port",
-        "localhost",
-        "user-content",
-        "special-char",
-        "null",
-    )
-    for x in ("--disable-class", c)
-]
+QUICK = only_classes()
 TARGETS = ["https://api.example.com/allowlist/private", "https://api.example.com/reflect/private"]
 
 

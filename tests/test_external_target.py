@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import trustme
-from conftest import needs_chromium, needs_firefox
+from conftest import needs_chromium, needs_firefox, only_classes
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -67,20 +67,7 @@ def starlette_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         server.stop()
 
 
-QUICK = [
-    x
-    for c in (
-        "pre-domain",
-        "unescaped-dot",
-        "substring",
-        "deeper-subdomain",
-        "other-port",
-        "user-content",
-        "special-char",
-        "localhost",
-    )
-    for x in ("--disable-class", c)
-]
+QUICK = only_classes("post-domain", "sibling-subdomain", "scheme-downgrade", "null")
 
 
 def verify(out: Path, target: str, *extra: str) -> tuple[int, str]:

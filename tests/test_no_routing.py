@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import needs_chromium
+from conftest import needs_chromium, only_classes
 
 from harness.cli import main
 
@@ -64,24 +64,7 @@ def test_refused_preflight_is_blocked_and_route_never_called(
             "--format",
             "json",
             "--quiet",
-            *[
-                x
-                for c in (
-                    "post-domain",
-                    "pre-domain",
-                    "unescaped-dot",
-                    "substring",
-                    "sibling-subdomain",
-                    "deeper-subdomain",
-                    "scheme-downgrade",
-                    "other-port",
-                    "localhost",
-                    "user-content",
-                    "special-char",
-                    "null",
-                )
-                for x in ("--disable-class", c)
-            ],
+            *only_classes(),
         ],
         out=io.StringIO(),
         err=err,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import needs_chromium
+from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args
 from harness.lab import Lab
@@ -39,24 +39,7 @@ def run(lab: Lab, out: Path, *extra: str) -> dict:  # type: ignore[type-arg]
             "--format",
             "json",
             "--quiet",
-            *[
-                x
-                for c in (
-                    "post-domain",
-                    "pre-domain",
-                    "unescaped-dot",
-                    "substring",
-                    "sibling-subdomain",
-                    "deeper-subdomain",
-                    "scheme-downgrade",
-                    "other-port",
-                    "localhost",
-                    "user-content",
-                    "special-char",
-                    "null",
-                )
-                for x in ("--disable-class", c)
-            ],
+            *only_classes(),
             *extra,
         ]
     )

@@ -94,24 +94,6 @@ def loose_credentials(exchange: HttpExchange) -> bool:
     return "true" in _values(exchange, ACAC)
 
 
-def strict_credentials(exchange: HttpExchange) -> bool:
-    """True only for one ACAC header whose value is exactly ``true``, as browsers require."""
-    values = [v for k, v in exchange.response_headers if k.lower() == ACAC]
-    return values == ["true"]
-
-
-def strict_allow_origin(exchange: HttpExchange) -> str | None:
-    """The single ACAO value a browser would use, or None when absent or duplicated.
-
-    Browsers reject a response whose ACAO is repeated or is a list, so those
-    count as absent; surrounding whitespace is trimmed (HTTP strips it).
-    """
-    values = [v.strip() for k, v in exchange.response_headers if k.lower() == ACAO]
-    if len(values) != 1 or "," in values[0] or not values[0]:
-        return None
-    return values[0]
-
-
 def header_verdict(evidence: Evidence) -> HeaderVerdict:
     """Judge one exchange the way a header-only scanner would (from ``evidence.actual``).
 

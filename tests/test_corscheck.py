@@ -43,7 +43,8 @@ def test_cors_check_is_strict_where_scanners_are_loose() -> None:
     caps = ex(("Access-Control-Allow-Origin", ORIGIN), ("Access-Control-Allow-Credentials", "TRUE"))
     assert "exactly 'true'" in (cors_check(caps, ORIGIN, credentials=True) or "")
     spaced = ex(("Access-Control-Allow-Origin", ORIGIN + " "))
-    assert "does not match" in (cors_check(spaced, ORIGIN, credentials=False) or "")
+    # HTTP trims surrounding whitespace; Chromium was measured to accept it (hostile corpus).
+    assert cors_check(spaced, ORIGIN, credentials=False) is None
 
 
 def test_preflight_checks_methods_and_headers() -> None:
@@ -65,9 +66,9 @@ def test_preflight_checks_methods_and_headers() -> None:
     assert "authorization" in (
         preflight_check(star, ORIGIN, credentials=False, method="GET", headers=hdrs) or ""
     )
-    assert preflight_check(ex(status=401), ORIGIN, credentials=False, method="PUT", headers=[]) == (
-        "preflight answered 401, not a 2xx status"
-    )
+    assert (
+        preflight_check(ex(status=401), ORIGIN, credentials=False, method="PUT", headers=[]) or ""
+    ).startswith("preflight answered 401, not a 2xx status")
 
 
 def test_explain_block_prefers_the_preflight() -> None:

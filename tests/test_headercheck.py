@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from harness.corscheck import strict_allow_origin, strict_credentials
 from harness.headercheck import (
     Disagreement,
     HeaderFinding,
@@ -12,8 +13,6 @@ from harness.headercheck import (
     header_scan,
     header_verdict,
     loose_credentials,
-    strict_allow_origin,
-    strict_credentials,
 )
 from harness.models import (
     CookiePolicy,
@@ -348,7 +347,7 @@ def test_legit_blocked_is_a_header_miss_and_compare_says_why() -> None:
     ]
     findings = judge(observations, evidence)
     f = next(x for x in findings if x.rule == "legit-origin-blocked")
-    assert "does not allow method PUT" in f.detail
+    assert "method PUT is not in Access-Control-Allow-Methods" in f.detail
     verdict = compare(f, {e.key: e for e in evidence})
     assert not verdict.vulnerable and "preflight" in verdict.reason
     (d,) = [d for d in disagreements(findings, []) if d.rule == "legit-origin-blocked"]

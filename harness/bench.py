@@ -10,6 +10,7 @@ This is a measurement, not a test: nothing here asserts a speed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import resource
 import sys
 import tempfile
@@ -69,8 +70,8 @@ async def header_baseline(runner: Runner, lab: Lab) -> tuple[int, float]:
         await asyncio.to_thread(harness.stop)
 
 
-def bench(n: int, extra: list[str]) -> None:
-    """One benchmark row."""
+def bench(n: int, extra: list[str]) -> tuple[int, float, float]:
+    """One benchmark row; returns (probes, corsproof seconds, baseline seconds)."""
     lab = Lab()
     out = Path(tempfile.mkdtemp(prefix="corsproof-bench-"))
     argv = [
@@ -117,14 +118,38 @@ def bench(n: int, extra: list[str]) -> None:
         f"corsproof/baseline = {wall / base if base else float('inf'):.1f}x"
     )
     sys.stdout.flush()
+    return probes, wall, base
+
+
+def marginal(rows: list[tuple[int, int, float]]) -> list[str]:
+    """Cost per extra probe between consecutive sizes: the slope of wall time over probes.
+
+    The intercept is the fixed cost (browser launch, one context per origin and
+    cookie profile); the slope is what each further endpoint costs.
+    """
+    lines = []
+    for (n0, p0, w0), (n1, p1, w1) in itertools.pairwise(rows):
+        if p1 > p0:
+            slope = (w1 - w0) / (p1 - p0)
+            fixed = w0 - slope * p0
+            lines.append(
+                f"N={n0}->{n1}: {slope * 1000:.2f} ms per extra probe "
+                f"({1 / slope if slope > 0 else float('inf'):.0f} probes/s), "
+                f"fixed cost {fixed:.1f}s"
+            )
+    return lines
 
 
 def main(argv: list[str]) -> int:
     """``python -m harness.bench [N ...] [-- verify args]``."""
     sizes = [int(a) for a in argv if a.isdigit()] or [1, 10, 100]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    rows = []
     for n in sizes:
-        bench(n, extra)
+        probes, wall, _base = bench(n, extra)
+        rows.append((n, probes, wall))
+    for line in marginal(rows):
+        print(f"       {line}")
     return 0
 
 

@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from harness.models import Credentials, OriginVariant, ProbeSpec, Shape
 from scenarios.shapes import SIMPLE_GET
 
-__all__ = ["APIS", "CREDENTIAL_MODES", "build_plan", "parse_shard", "probe_id", "shard"]
+__all__ = [
+    "APIS",
+    "CREDENTIAL_MODES",
+    "build_plan",
+    "context_groups",
+    "parse_shard",
+    "preflight_cache_key",
+    "probe_id",
+    "shard",
+]
 
 CREDENTIAL_MODES: tuple[Credentials, ...] = (Credentials.OMIT, Credentials.INCLUDE)
 """Every shape is tried without and with credentials, in this order."""
@@ -94,6 +103,46 @@ def build_plan(
                             )
                         )
     return plan
+
+
+def preflight_cache_key(spec: ProbeSpec) -> tuple[str, str, bool] | None:
+    """The key under which a browser caches this probe's preflight, or None without one.
+
+    The Fetch standard keys a CORS-preflight cache entry by the request's origin,
+    its URL and whether credentials are included (Fetch, "CORS-preflight cache").
+    Within one context the origin is fixed, so (origin, URL, credentials) decides
+    whether a second preflighted probe could skip its own preflight.
+    """
+    if not spec.shape.preflighted:
+        return None
+    return (spec.variant.key, spec.target, spec.credentials is Credentials.INCLUDE)
+
+
+def context_groups(specs: Sequence[ProbeSpec]) -> list[list[ProbeSpec]]:
+    """Split one origin's probes into contexts so that no preflight can come from the cache.
+
+    A browser that cached the preflight of one probe would send a later probe with
+    the same cache key without asking the server again, and its verdict would rest
+    on the earlier answer. Each context is fresh, so giving every probe that shares
+    a key with an earlier one its own later context avoids that by construction.
+    The default shapes never share a key (one preflighted shape per credentials
+    mode), so they stay in one context; custom or unsafe shape sets may not.
+    Order within each group follows ``specs``.
+    """
+    groups: list[list[ProbeSpec]] = []
+    keys: list[set[tuple[str, str, bool]]] = []
+    for spec in specs:
+        key = preflight_cache_key(spec)
+        for group, seen in zip(groups, keys, strict=True):
+            if key is None or key not in seen:
+                group.append(spec)
+                if key is not None:
+                    seen.add(key)
+                break
+        else:
+            groups.append([spec])
+            keys.append({key} if key is not None else set())
+    return groups
 
 
 def parse_shard(text: str) -> tuple[int, int]:

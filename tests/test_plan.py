@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 
@@ -11,7 +12,14 @@ from hypothesis import strategies as st
 
 from harness.models import Credentials, Origin, OriginVariant, ProbeSpec, Role
 from scenarios.catalogue import expand_origins
-from scenarios.plan import build_plan, parse_shard, probe_id, shard
+from scenarios.plan import (
+    build_plan,
+    context_groups,
+    parse_shard,
+    preflight_cache_key,
+    probe_id,
+    shard,
+)
 from scenarios.shapes import default_shapes
 
 APP = Origin.parse("https://app.example.com")
@@ -143,3 +151,36 @@ def test_shard_partitions_plan(plan: list[ProbeSpec], count: int, seed: int) -> 
         # One origin against one target never straddles shards.
         for spec in part:
             assert home.setdefault((spec.target, spec.variant.key), i) == i
+
+
+def test_default_shapes_need_one_context_per_origin(plan: list[ProbeSpec]) -> None:
+    by_variant: dict[str, list[ProbeSpec]] = {}
+    for spec in plan:
+        by_variant.setdefault(spec.variant.key, []).append(spec)
+    for specs in by_variant.values():
+        assert context_groups(specs) == [specs]
+
+
+def test_shared_preflight_cache_key_gets_its_own_context(variants: list[OriginVariant]) -> None:
+    # Two preflighted shapes on the same URL and credentials mode share a cache entry:
+    # the second must not run in the context where the first cached its preflight.
+    base = default_shapes(unsafe=True, lab=False)
+    put = dataclasses.replace(base[1], name="put-json", method="PUT")
+    specs = build_plan(TARGETS[:1], variants[:1], [*base, put])
+    groups = context_groups(specs)
+    assert sorted(s.id for g in groups for s in g) == sorted(s.id for s in specs)
+    for group in groups:
+        keys = [preflight_cache_key(s) for s in group if s.shape.preflighted]
+        assert len(keys) == len(set(keys))
+    assert len(groups) == 2
+    assert all(not s.shape.preflighted for s in groups[0] if s.shape.name == "simple-get")
+    assert {s.shape.name for s in groups[1]} == {"put-json"}
+
+
+def test_preflight_cache_key_follows_fetch() -> None:
+    variants = expand_origins([APP], [Origin.from_url(TARGETS[0])])
+    specs = build_plan(TARGETS, variants[:1], default_shapes(unsafe=False, lab=False))
+    keys = {preflight_cache_key(s) for s in specs}
+    assert None in keys  # simple requests have no preflight
+    # one key per target x credentials mode
+    assert len(keys - {None}) == len(TARGETS) * 2

@@ -15,14 +15,17 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from harness.config import EngineChoice
+from harness.config import EngineChoice, RemoteEndpoint, is_loopback
 from harness.errors import LaunchError
 from harness.models import BrowserInfo, CookiePolicy, Engine
 
@@ -71,9 +74,11 @@ class ResolvedEngine:
     engine: Engine
     executable: str
     source: str
-    """``system``, ``playwright`` or ``explicit``."""
+    """``system``, ``playwright``, ``explicit`` or ``remote``."""
     driver: str = ""
     """For WebKitGTK: the WebKitWebDriver path."""
+    remote: RemoteEndpoint | None = None
+    """Set when the engine runs on another machine; ``executable`` is then a label."""
 
 
 class EngineMissing(LaunchError):
@@ -103,6 +108,13 @@ def _minibrowser() -> str | None:
 def resolve(choice: EngineChoice) -> ResolvedEngine:
     """Find an executable for the engine; raises :class:`EngineMissing` with an install hint."""
     engine = choice.engine
+    if choice.remote is not None:
+        # Nothing to find here: the browser machine has it (or says it has not when
+        # the session starts).
+        where = choice.remote.executable or "the server's default browser"
+        return ResolvedEngine(
+            engine, f"{where} at {choice.remote.display}", "remote", remote=choice.remote
+        )
     if choice.path:
         if engine is Engine.WEBKIT:
             driver = shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"
@@ -125,6 +137,33 @@ def resolve(choice: EngineChoice) -> ResolvedEngine:
     if managed:
         return ResolvedEngine(engine, managed, "playwright")
     raise EngineMissing(f"{engine.value} not found: {INSTALL_HINTS[engine]}")
+
+
+def reachable_proxy_url(proxy_url: str, browser_host: str) -> str:
+    """The proxy URL as a browser on ``browser_host`` must be given it.
+
+    A wildcard bind (``0.0.0.0``) is no address a browser can connect to; the
+    address of the local interface on the route to the browser machine is.
+    """
+    parts = urlsplit(proxy_url)
+    host = parts.hostname or ""
+    if host not in ("0.0.0.0", "::", ""):
+        return proxy_url
+    if is_loopback(browser_host):
+        address = "127.0.0.1"
+    else:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            # A UDP "connect" sends nothing; it only picks the route and source address.
+            probe.connect((browser_host, 9))
+            address = probe.getsockname()[0]
+        except OSError as exc:
+            raise LaunchError(
+                f"no route to the browser machine {browser_host}: {exc.strerror or exc}"
+            ) from None
+        finally:
+            probe.close()
+    return f"{parts.scheme}://{address}:{parts.port}"
 
 
 class OriginPage(Protocol):
@@ -185,10 +224,156 @@ class SessionSetup:
     accept_downloads: bool = False
 
 
+LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
+"""How a Playwright browser server (``run-server``) is given launch options. It picks
+the browser from the ``x-playwright-browser`` header, which ``connect`` sets itself."""
+
+REMOTE_CONNECT_TIMEOUT = 45.0
+"""Seconds for the browser server to answer and launch the browser (Firefox: 5-9 s)."""
+
+UNSAFE_PROBE_PATH = "/nonexistent/corsproof-checks-run-server-unsafe"
+"""An executable path no machine has: a server that honours it fails naming it."""
+
+COOKIE_CONTROLS_PAGE = "chrome://settings/cookies"
+"""A page of the default profile that may set profile preferences (``settingsPrivate``)."""
+
+COOKIE_CONTROLS_SCRIPT = (
+    "new Promise((done, fail) => {"
+    " const sp = chrome.settingsPrivate;"
+    " sp.setPref('profile.cookie_controls_mode', 0, '', () =>"
+    "  sp.getPref('profile.cookie_controls_mode', p => done(p.value)));"
+    " setTimeout(() => fail(new Error('settingsPrivate did not answer')), 5000); })"
+)
+"""Sets Chrome's "third-party cookies" setting to "allow" (0) and reads it back."""
+
+
+def _first_line_of(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    # "BrowserType.connect: WebSocket error: ..." - the API method name is noise.
+    if first.startswith(("BrowserType.", "Connection.", "CDPSession.")):
+        first = first.split(": ", 1)[-1]
+    return first
+
+
+def _remote_failure(engine: Engine, remote: RemoteEndpoint, exc: BaseException) -> str:
+    """One line for a browser server that could not give us the browser."""
+    line = f"{engine.value} at {remote.display}: {_first_line_of(exc)}"
+    # "Connection.init" errors come from the server's own launch: it was reached.
+    if "Connection.init" in str(exc) and "executable doesn't exist" in str(exc).lower():
+        line += " (is the browser installed at that path on the browser machine?)"
+    return line
+
+
+async def _check_unsafe_server(browser_type: Any, remote: RemoteEndpoint) -> None:
+    """Raise unless the server applies corsproof's executable path, arguments and prefs.
+
+    ``playwright run-server`` without ``--unsafe`` silently drops them (measured with
+    1.63: it launches its own browser, without the flags corsproof relies on). Asking
+    it to launch a path that exists nowhere tells the two apart in about 0.1 s: a
+    server that honours the path fails naming it.
+    """
+    engine = browser_type.name
+    try:
+        stray = await browser_type.connect(
+            remote.url,
+            headers={LAUNCH_OPTIONS_HEADER: json.dumps({"executablePath": UNSAFE_PROBE_PATH})},
+            timeout=REMOTE_CONNECT_TIMEOUT * 1000,
+        )
+    except Exception as exc:
+        if UNSAFE_PROBE_PATH in str(exc):
+            return
+        if "Connection.init" not in str(exc):
+            # Not reached at all (refused, DNS, TLS, version mismatch, not a server).
+            raise LaunchError(f"{engine} at {remote.display}: {_first_line_of(exc)}") from None
+    else:
+        with contextlib.suppress(Exception):
+            await stray.close()
+    raise LaunchError(
+        f"{engine} at {remote.display}: the browser server ignores corsproof's launch "
+        "options (executable, arguments, preferences); start it with "
+        "`playwright run-server --unsafe`"
+    )
+
+
+async def _allow_third_party_cookies(browser: Any) -> None:
+    """Set the browser's default profile to allow third-party cookies, as Chrome ships.
+
+    Contexts from ``new_context()`` are incognito-like and block third-party cookies
+    unless the profile they derive from says otherwise. Locally that is a Preferences
+    file; a server-launched browser has none of ours, so the preference is set at
+    run time from a settings page of the default profile (measured; docs/engines.md).
+    Raises when it cannot be done.
+    """
+    session = await browser.new_browser_cdp_session()
+    target_id = ""
+    try:
+        created = await session.send("Target.createTarget", {"url": COOKIE_CONTROLS_PAGE})
+        target_id = created["targetId"]
+        # Playwright exposes no default context for a connected browser, so the page
+        # is driven over the (unflattened) target session of this CDP session.
+        attached = await session.send(
+            "Target.attachToTarget", {"targetId": target_id, "flatten": False}
+        )
+        replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+        def on_message(event: Mapping[str, Any]) -> None:
+            message = json.loads(event.get("message") or "{}")
+            future = replies.get(message.get("id", -1))
+            if future is not None and not future.done():
+                future.set_result(message)
+
+        session.on("Target.receivedMessageFromTarget", on_message)
+        last = ""
+        # The first tries may land in about:blank before the settings page commits.
+        for attempt in range(1, 21):
+            replies[attempt] = asyncio.get_running_loop().create_future()
+            await session.send(
+                "Target.sendMessageToTarget",
+                {
+                    "sessionId": attached["sessionId"],
+                    "message": json.dumps(
+                        {
+                            "id": attempt,
+                            "method": "Runtime.evaluate",
+                            "params": {
+                                "expression": COOKIE_CONTROLS_SCRIPT,
+                                "awaitPromise": True,
+                                "returnByValue": True,
+                            },
+                        }
+                    ),
+                },
+            )
+            reply = await asyncio.wait_for(replies[attempt], 10)
+            result = reply.get("result") or {}
+            if (result.get("result") or {}).get("value") == 0 and not result.get(
+                "exceptionDetails"
+            ):
+                return
+            details = result.get("exceptionDetails") or reply.get("error") or {}
+            last = str(
+                (details.get("exception") or {}).get("description")
+                or details.get("text")
+                or details.get("message")
+                or result
+            ).splitlines()[0]
+            await asyncio.sleep(0.25)
+        raise LaunchError(f"the setting did not take: {last[:200]}")
+    finally:
+        if target_id:
+            with contextlib.suppress(Exception):
+                await session.send("Target.closeTarget", {"targetId": target_id})
+        with contextlib.suppress(Exception):
+            await session.detach()
+
+
 class PlaywrightOriginPage:
     """An :class:`OriginPage` over a Playwright context."""
 
-    def __init__(self, context: Any, page: Any, cdp: Any | None) -> None:
+    def __init__(
+        self, context: Any, page: Any, cdp: Any | None, *, engine: Engine | None = None
+    ) -> None:
         self._context = context
         self._page = page
         self._cdp = cdp
@@ -198,6 +383,23 @@ class PlaywrightOriginPage:
         if cdp is not None:
             cdp.on("Network.requestWillBeSent", self._on_request)
             cdp.on("Network.loadingFailed", self._on_failed)
+        if engine is Engine.FIREFOX:
+            # Firefox reports each CORS failure as a page error over WebDriver BiDi
+            # (log.entryAdded), naming the URL with its fragment and the reason.
+            page.on("pageerror", self._on_page_error)
+
+    def _on_page_error(self, error: Any) -> None:
+        found = parse_firefox_cors_error(str(error))
+        if found is None or len(self._reasons) + len(self._net_errors) >= 100000:
+            return
+        probe, reason = found
+        if reason == FIREFOX_NETWORK_FAILURE:
+            # Not a verdict either way: Firefox adds this line after a specific reason,
+            # and also writes it alone for requests that were plainly CORS-blocked
+            # (measured: credentialed probes of a wildcard policy), so it cannot mark
+            # a network failure. The server evidence decides those probes.
+            return
+        self._reasons.setdefault(probe, f"firefox: {reason}")
 
     def _on_request(self, params: Mapping[str, Any]) -> None:
         # Each probe URL carries "#corsproof=<probe id>"; the fragment never reaches
@@ -237,7 +439,7 @@ class PlaywrightOriginPage:
 
     async def net_errors(self) -> Mapping[str, str]:
         """Network failures that were not CORS blocks, by probe id (Chromium only)."""
-        return dict(self._net_errors)
+        return {k: v for k, v in self._net_errors.items() if k not in self._reasons}
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -258,7 +460,12 @@ class PlaywrightSession:
     ) -> None:
         self.resolved = resolved
         self.cookie_policy = cookie_policy
+        self.remote = resolved.remote
+        if self.remote is not None:
+            setup = replace(setup, proxy_url=reachable_proxy_url(setup.proxy_url, self.remote.host))
         self.setup = setup
+        self.note = ""
+        """How a remote session was made, for the report's notes."""
         self._pw = pw
         self._browser: Any = None
         self._persistent: Any = None
@@ -291,7 +498,9 @@ class PlaywrightSession:
 
     async def _launch(self) -> None:
         engine = self.resolved.engine
-        if engine is Engine.CHROMIUM:
+        if self.remote is not None:
+            await self._connect(self.remote)
+        elif engine is Engine.CHROMIUM:
             # A context from new_context() is an incognito profile that blocks
             # third-party cookies, which no default Chrome does. Contexts created
             # inside a browser launched on a profile whose Preferences allow them
@@ -314,10 +523,7 @@ class PlaywrightSession:
             if self._browser is None:
                 raise LaunchError("chromium: persistent launch gave no browser handle")
         elif engine is Engine.FIREFOX:
-            prefs = dict(FIREFOX_PREFS)
-            if self.cookie_policy is CookiePolicy.PERMISSIVE:
-                prefs["network.cookie.cookieBehavior"] = 0
-            fkw: dict[str, Any] = {"headless": True, "firefox_user_prefs": prefs}
+            fkw: dict[str, Any] = {"headless": True, "firefox_user_prefs": self._firefox_prefs()}
             if self.resolved.source != "playwright":
                 fkw["channel"] = "moz-firefox"
                 fkw["executable_path"] = self.resolved.executable
@@ -328,6 +534,62 @@ class PlaywrightSession:
             self._browser = await self._pw.webkit.launch(headless=True)
         else:
             raise LaunchError(f"{engine.value} is not driven through Playwright")
+
+    def _firefox_prefs(self) -> dict[str, Any]:
+        prefs = dict(FIREFOX_PREFS)
+        if self.cookie_policy is CookiePolicy.PERMISSIVE:
+            prefs["network.cookie.cookieBehavior"] = 0
+        return prefs
+
+    async def _connect(self, remote: RemoteEndpoint) -> None:
+        """Connect to a Playwright browser server, which launches the browser for us.
+
+        The server takes the launch options from a header; it drops the executable
+        path, arguments and preferences unless it runs with ``--unsafe``
+        (measured; docs/engines.md), which :func:`_check_unsafe_server` detects.
+        """
+        engine = self.resolved.engine
+        options: dict[str, Any] = {"headless": True}
+        if engine is Engine.CHROMIUM:
+            options["args"] = CHROMIUM_ARGS
+            if remote.executable:
+                options["executablePath"] = remote.executable
+        elif engine is Engine.FIREFOX:
+            options["firefoxUserPrefs"] = self._firefox_prefs()
+            if remote.executable:
+                options["channel"] = "moz-firefox"
+                options["executablePath"] = remote.executable
+        else:
+            raise LaunchError(f"{engine.value}: a Playwright browser server cannot run it here")
+        browser_type = getattr(self._pw, engine.value)
+        await _check_unsafe_server(browser_type, remote)
+        try:
+            self._browser = await browser_type.connect(
+                remote.url,
+                headers={LAUNCH_OPTIONS_HEADER: json.dumps(options)},
+                timeout=REMOTE_CONNECT_TIMEOUT * 1000,
+            )
+        except Exception as exc:
+            raise LaunchError(_remote_failure(engine, remote, exc)) from None
+        where = f"{engine.value} ran on a Playwright browser server ({remote.display})"
+        if engine is not Engine.CHROMIUM:
+            self.note = f"{where} with corsproof's launch options."
+            return
+        try:
+            await _allow_third_party_cookies(self._browser)
+        except Exception as exc:
+            # Never a silent difference: this browser is not default Chrome.
+            self.note = (
+                f"WARNING: {where}, where its third-party cookie setting could not be "
+                f"changed ({_first_line_of(exc)[:160]}). Its contexts block third-party "
+                "cookies like an incognito window, so its credentialed cross-site "
+                "verdicts are NOT those of default Chrome."
+            )
+        else:
+            self.note = (
+                f"{where}; third-party cookies allowed in its profile as in default Chrome "
+                "(chrome://settings, measured: docs/engines.md)."
+            )
 
     def _context_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {
@@ -368,7 +630,7 @@ class PlaywrightSession:
         if self.resolved.engine is Engine.CHROMIUM:
             cdp = await context.new_cdp_session(page)
             await cdp.send("Network.enable")
-        return PlaywrightOriginPage(context, page, cdp)
+        return PlaywrightOriginPage(context, page, cdp, engine=self.resolved.engine)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -378,6 +640,42 @@ class PlaywrightSession:
                 await asyncio.wait_for(self._browser.close(), 15)
         if self._profile_dir:
             shutil.rmtree(self._profile_dir, ignore_errors=True)
+
+
+FIREFOX_NETWORK_FAILURE = "CORS request did not succeed"
+"""Firefox's catch-all reason; not specific enough to call a block or a failure."""
+
+_FIREFOX_CORS_ERROR = re.compile(
+    r"disallows reading the remote resource at (?P<url>\S+?)\.? \(Reason: (?P<reason>.*?)\)\."
+    r"(?: Status code: (?P<status>\S+?)\.?)?$",
+    re.DOTALL,
+)
+
+
+def parse_firefox_cors_error(text: str) -> tuple[str, str] | None:
+    """(probe id, reason) from Firefox's "Cross-Origin Request Blocked" page error.
+
+    Firefox words it (measured, ESR 153): ``The Same Origin Policy disallows reading
+    the remote resource at https://api.example.com/p#corsproof=<id>. (Reason: CORS
+    header 'Access-Control-Allow-Origin' missing). Status code: 401.`` Only probe
+    URLs carry the fragment; anything else is ignored. The reason may quote the
+    target's header values, so it is clipped; reports escape it like all target data.
+    """
+    found = _FIREFOX_CORS_ERROR.search(text[:4000])
+    if found is None:
+        return None
+    url = found.group("url")
+    at = url.find(PROBE_FRAGMENT)
+    if at < 0:
+        return None
+    probe = url[at + len(PROBE_FRAGMENT) :]
+    if not probe or not all(c.isalnum() or c == "-" for c in probe):
+        return None
+    reason = found.group("reason").strip()[:240]
+    status = found.group("status")
+    if status and status != "(null)" and reason != FIREFOX_NETWORK_FAILURE:
+        reason = f"{reason}; status {status[:8]}"
+    return probe, reason
 
 
 def cookie_for_playwright(

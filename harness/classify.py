@@ -1,9 +1,10 @@
 """Turn what the page reported into an :class:`~harness.models.Observation`.
 
 Page JavaScript cannot tell a CORS block from a network failure: both reject with a
-bare ``TypeError``. The engine's own reason (Chromium's ``corsErrorStatus``) and the
-server's answer to the same request sent from Python settle it: if the server
-answered, the browser blocked the read; if it did not, the probe is an error.
+bare ``TypeError``. The engine's own reason (Chromium's ``corsErrorStatus``, Firefox's
+"Cross-Origin Request Blocked" page errors) and the server's answer to the same request
+sent from Python settle it: if the server answered, the browser blocked the read; if it
+did not, the probe is an error.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def classify(
             status=status,
             error=f"status was readable but the body failed: {error or 'unknown error'}",
         )
+    # First: the page aborted the request itself, so whatever the engine says about
+    # the failure is about that abort.
+    if raw.get("timed_out"):
+        return Observation(
+            **common,
+            outcome=Outcome.ERROR,
+            error=f"timeout: no response within {timeout_ms} ms",
+        )
     if engine_error and not engine_reason:
         # The engine says the request itself failed (reset, redirect loop, truncated
         # body): whatever the server's headers say, that is not a CORS verdict.
@@ -85,12 +94,6 @@ def classify(
             outcome=Outcome.ERROR,
             status=status,
             error=f"{engine_error}" + (f" ({error})" if error else ""),
-        )
-    if raw.get("timed_out"):
-        return Observation(
-            **common,
-            outcome=Outcome.ERROR,
-            error=f"timeout: no response within {timeout_ms} ms",
         )
     answered = evidence is not None and _server_answered(evidence, spec.shape.preflighted)
     explanation = None

@@ -24,12 +24,14 @@ from typing import Any, NoReturn, TextIO
 from harness import __version__
 from harness.config import (
     RunConfig,
+    combine_remotes,
     load_storage_state,
     parse_cookie,
     parse_cookie_policy,
     parse_engines,
     parse_header,
     parse_origin,
+    parse_remote,
     parse_target,
 )
 from harness.errors import (
@@ -181,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: every engine found)",
     )
     b.add_argument(
+        "--remote",
+        action="append",
+        default=[],
+        metavar="ENGINE=URL",
+        help="run an engine on another machine (repeatable): chromium=ws://HOST:PORT/ or "
+        "firefox=ws://HOST:PORT/ for `playwright run-server --unsafe`, webkit=http://HOST:PORT "
+        "for a WebDriver endpoint; ?executable=PATH names the browser there. "
+        "The browser must reach --bind",
+    )
+    b.add_argument(
         "--insecure",
         action="store_true",
         help="accept the target's self-signed or invalid TLS certificate",
@@ -209,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=50.0,
         metavar="REQ/S",
-        help="maximum requests per second to the target (default: 50)",
+        help="maximum requests per second to the target, shared by the browsers' probes "
+        "(a preflighted one counts twice) and the evidence replay "
+        "(default: 50; the built-in lab is unlimited)",
     )
     b.add_argument(
         "--concurrency",
@@ -222,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--bind",
         default="127.0.0.1",
         metavar="ADDR",
-        help="address for the harness servers and proxy (default: 127.0.0.1)",
+        help="address for the harness servers and proxy (default: 127.0.0.1); remote "
+        "browsers need one they can reach, e.g. 0.0.0.0. Exposes the page server and the "
+        "proxy (which forwards only to the targets)",
     )
 
     o = v.add_argument_group("output")
@@ -348,6 +364,12 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
                 raise ConfigError(f"--disable-class: unknown class {name!r} (choose from {valid})")
     if ns.per_class is not None and ns.per_class < 1:
         raise ConfigError("--per-class must be at least 1")
+    remotes = [parse_remote(r) for r in ns.remote]
+    engines = combine_remotes(
+        parse_engines(ns.browser), remotes, browser_given=ns.browser is not None
+    )
+    for remote in remotes:
+        secrets.extend(remote.secrets())
     run_id = ns.run_id or _default_run_id()
     if any(c in run_id for c in "/\\\x00") or run_id in (".", ".."):
         raise ConfigError("--run-id must be a plain folder name")
@@ -357,7 +379,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         legit_origins=legit,
         extra_origins=extra,
         disabled_classes=tuple(ns.disable_class),
-        engines=parse_engines(ns.browser),
+        engines=engines,
         cookie_policies=parse_cookie_policy(ns.cookie_policy),
         cookies=cookies,
         headers=headers,
@@ -432,6 +454,8 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from harness.runner import Runner
 
     config = config_from_args(ns)
+    for warning in config.warnings():
+        err.write(f"corsproof: warning: {warning}\n")
     baseline = None
     if ns.baseline:
         from harness.merge import load
@@ -505,9 +529,12 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_TOOL_ERROR
     if any(e.kind in ("target", "launch") for e in report.errors):
         _print_summary(report, paths, out, config.fail_on)
-        for e in report.errors:
-            if e.kind in ("target", "launch"):
-                err.write(f"corsproof: error: {redactor.text(e.message)}\n")
+        # One line per distinct failure: an engine that fails under both cookie
+        # profiles reports the same reason twice.
+        for message in dict.fromkeys(
+            e.message for e in report.errors if e.kind in ("target", "launch")
+        ):
+            err.write(f"corsproof: error: {redactor.text(message)}\n")
         return EXIT_TOOL_ERROR
     worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
     _print_summary(report, paths, out, config.fail_on)

@@ -7,12 +7,14 @@ browser or server starts. The result is a frozen :class:`RunConfig`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import ConfigError
 from harness.models import CookiePolicy, Engine, Origin, OriginError, Severity
@@ -22,13 +24,68 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
+REMOTE_SCHEMES: dict[Engine, tuple[str, ...]] = {
+    # Chromium and Firefox: a Playwright browser server (`playwright run-server`).
+    Engine.CHROMIUM: ("ws", "wss"),
+    Engine.FIREFOX: ("ws", "wss"),
+    # WebKit: a WebDriver endpoint (Selenium Grid, or WebKitWebDriver itself).
+    Engine.WEBKIT: ("http", "https"),
+}
+
+REMOTE_EXECUTABLES: dict[Engine, str] = {
+    # What a browser machine set up like corsproof's reference machine (Debian 12)
+    # has; `?executable=PATH` overrides it, `?executable=` asks for the server's own.
+    Engine.CHROMIUM: "/usr/bin/chromium",
+    Engine.FIREFOX: "/usr/bin/firefox-esr",
+    # Empty: WebKitWebDriver starts the MiniBrowser it was built with.
+    Engine.WEBKIT: "",
+}
+
+EXECUTABLE_PARAM = "executable"
+"""Query parameter of a --remote URL that corsproof reads (and removes before connecting)."""
+SESSIONS_PARAM = "sessions"
+"""Query parameter of a WebKit --remote URL: WebDriver sessions the endpoint serves at once."""
+
+
+@dataclass(frozen=True)
+class RemoteEndpoint:
+    """An engine that runs on another machine (``--remote ENGINE=URL``)."""
+
+    engine: Engine
+    url: str = field(repr=False)
+    """The endpoint as corsproof connects to it (its own query parameters removed)."""
+    executable: str = ""
+    """The browser's path on the browser machine; empty = the server's own default."""
+    sessions: int = 1
+    """WebDriver endpoints only: sessions it serves at once (WebKitWebDriver itself: 1)."""
+
+    @property
+    def host(self) -> str:
+        """The browser machine's host name or address."""
+        return urlsplit(self.url).hostname or ""
+
+    def secrets(self) -> tuple[str, ...]:
+        """Password and query values of the URL (tokens, often), for redaction."""
+        parts = urlsplit(self.url)
+        found = [parts.password or ""] + [v for _, v in parse_qsl(parts.query)]
+        return tuple(v for v in found if len(v) >= 4)
+
+    @property
+    def display(self) -> str:
+        """The URL without user info or query (which may hold tokens), for reports and logs."""
+        parts = urlsplit(self.url)
+        netloc = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 @dataclass(frozen=True)
 class EngineChoice:
-    """An engine the user asked for, optionally with an explicit executable."""
+    """An engine the user asked for, optionally with an explicit executable or a remote."""
 
     engine: Engine
     path: str | None = None
     explicit: bool = False
+    remote: RemoteEndpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +131,7 @@ class RunConfig:
     per_class: int | None = None
     """At most this many attacker origins per catalogue class (quick runs); None = all."""
     bind: str = "127.0.0.1"
+    """Address of the page servers and the proxy; remote browsers must reach it."""
     quiet: bool = False
     secrets: tuple[str, ...] = field(default=(), repr=False)
     """Every secret value the run was given, so that it can be redacted everywhere."""
@@ -102,13 +160,41 @@ class RunConfig:
             "concurrency": self.concurrency,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             "per_class": self.per_class,
+            "remote": {c.engine.value: c.remote.display for c in self.engines if c.remote},
         }
+
+    def warnings(self) -> list[str]:
+        """One-line warnings about a configuration that is valid but probably wrong."""
+        out = []
+        if is_loopback(self.bind):
+            for choice in self.engines:
+                remote = choice.remote
+                if remote is not None and not is_loopback(remote.host):
+                    out.append(
+                        f"--remote {remote.engine.value}: the browser on {remote.host} cannot "
+                        f"reach the proxy on {self.bind}; pass --bind with an address it can reach"
+                    )
+        return out
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_target(text: str) -> str:
     """Validate a target URL: absolute http(s), a host, no user info or fragment."""
     raw = text.strip()
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "Invalid IPv6 URL": an unbalanced [ or ]
+        raise ConfigError(f"--target {text!r}: invalid host") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"--target {text!r}: must be an absolute http:// or https:// URL")
     if "@" in parts.netloc:
@@ -209,6 +295,91 @@ def parse_engines(text: str | None) -> tuple[EngineChoice, ...]:
         out.append(EngineChoice(Engine(name), path or None, explicit=True))
     if not out:
         raise ConfigError("--browser: name at least one engine")
+    return tuple(out)
+
+
+def parse_remote(text: str) -> RemoteEndpoint:
+    """``chromium=ws://host:3000/``, ``firefox=wss://...``, ``webkit=http://grid:4444``.
+
+    ``?executable=PATH`` names the browser on the browser machine (defaults:
+    :data:`REMOTE_EXECUTABLES`); for WebKit, ``?sessions=N`` says how many WebDriver
+    sessions the endpoint serves at once (default 1, what WebKitWebDriver itself
+    allows). Every other part of the URL is passed on as given.
+    """
+    name, sep, url = text.strip().partition("=")
+    name = name.strip().lower()
+    if not sep or name not in ENGINE_NAMES:
+        raise ConfigError(
+            f"--remote {text!r}: expected ENGINE=URL with ENGINE one of {', '.join(ENGINE_NAMES)}"
+        )
+    engine = Engine(name)
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise ConfigError(f"--remote {name}: {url!r}: {exc}") from None
+    schemes = REMOTE_SCHEMES[engine]
+    if parts.scheme.lower() not in schemes or not parts.netloc:
+        raise ConfigError(
+            f"--remote {name}: {url!r} must be a {' or '.join(s + '://' for s in schemes)} URL"
+            + (" (a Playwright browser server)" if engine is not Engine.WEBKIT else " (WebDriver)")
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"--remote {name}: invalid port in {url!r}") from None
+    if not parts.hostname or any(c in url for c in " \t\r\n\x00"):
+        raise ConfigError(f"--remote {name}: invalid host in {url!r}")
+    if parts.fragment:
+        raise ConfigError(f"--remote {name}: drop the #fragment")
+    executable = REMOTE_EXECUTABLES[engine]
+    sessions = 1
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == EXECUTABLE_PARAM:
+            executable = value
+        elif key == SESSIONS_PARAM and engine is Engine.WEBKIT:
+            if not value.isdigit() or not 1 <= int(value) <= 64:
+                raise ConfigError(f"--remote {name}: sessions must be a number from 1 to 64")
+            sessions = int(value)
+        else:
+            query.append((key, value))
+    if executable and not executable.startswith("/"):
+        raise ConfigError(f"--remote {name}: executable must be an absolute path on that machine")
+    # Selenium appends "/session" to a WebDriver URL; a browser server's path is "/".
+    path = parts.path or ("" if engine is Engine.WEBKIT else "/")
+    kept = urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
+    return RemoteEndpoint(engine, kept, executable, sessions)
+
+
+def combine_remotes(
+    engines: tuple[EngineChoice, ...], remotes: Sequence[RemoteEndpoint], *, browser_given: bool
+) -> tuple[EngineChoice, ...]:
+    """Attach each ``--remote`` to its engine.
+
+    ``--browser`` still says which engines run; ``--remote`` says where one runs, and
+    names it: a remote that cannot be reached ends the run with exit code 2.
+    """
+    by_engine: dict[Engine, RemoteEndpoint] = {}
+    for remote in remotes:
+        if remote.engine in by_engine:
+            raise ConfigError(f"--remote: {remote.engine.value} given twice")
+        by_engine[remote.engine] = remote
+    out = []
+    for choice in engines:
+        if choice.engine not in by_engine:
+            out.append(choice)
+            continue
+        remote = by_engine.pop(choice.engine)
+        if choice.path:
+            raise ConfigError(
+                f"--remote {choice.engine.value}: conflicts with --browser "
+                f"{choice.engine.value}=PATH (a local executable)"
+            )
+        out.append(EngineChoice(choice.engine, None, explicit=True, remote=remote))
+    if by_engine and browser_given:
+        names = ", ".join(e.value for e in by_engine)
+        raise ConfigError(f"--remote {names}: not among the --browser engines")
     return tuple(out)
 
 

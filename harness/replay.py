@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -26,23 +27,60 @@ MAX_REDIRECTS = 20
 
 
 class RateLimiter:
-    """At most ``rate`` request starts per second, shared by every caller."""
+    """At most ``rate`` request starts per second, shared by every caller.
 
-    def __init__(self, rate: float) -> None:
+    One limiter serves a whole run: the Python replay takes one slot per request
+    (:meth:`wait`), and each browser page books a run of consecutive slots for the
+    requests of one batch (:meth:`reserve`) and spaces its request starts by the
+    interval. Bookings never overlap, so the target sees at most ``rate`` request
+    starts a second summed over the replay and every page of every engine. A rate
+    of 0 means unlimited: nothing waits and nothing is booked.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate if rate > 0 else 0.0
         self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock = clock
         self._next = 0.0
-        self._lock = asyncio.Lock()
+        # reserve() is synchronous and quick; the lock only matters if a caller
+        # ever books from another thread.
+        self._lock = threading.Lock()
+        self._turn = asyncio.Lock()
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two request starts; 0 when unlimited."""
+        return self._interval
+
+    def reserve(self, n: int, *, not_before: float = 0.0) -> tuple[float, float]:
+        """Book ``n`` consecutive slots: ``(seconds until the first, seconds between them)``.
+
+        The caller must not start its first request before the delay has passed,
+        nor two requests closer together than the interval. Slots nobody used in
+        the past are not saved up: a booking starts no earlier than now, or than
+        ``not_before`` seconds from now when the caller needs that long to get ready.
+        """
+        if not self._interval or n <= 0:
+            return 0.0, self._interval
+        with self._lock:
+            now = self._clock()
+            start = max(now + max(0.0, not_before), self._next)
+            self._next = start + n * self._interval
+        return start - now, self._interval
 
     async def wait(self) -> None:
-        """Wait for the next free slot."""
+        """Wait for the next free slot (one request)."""
         if not self._interval:
             return
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self._interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # One waiter at a time: when a busy event loop wakes a sleeper late, the
+        # others have not booked yet, so they cannot all fire at once behind it.
+        async with self._turn:
+            delay, _ = self.reserve(1)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            with self._lock:
+                # Woken late: the next booking keeps its distance from this start.
+                self._next = max(self._next, self._clock() + self._interval)
 
 
 def evidence_key(target: str, origin: str, shape: str, credentials: Credentials) -> str:

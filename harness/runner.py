@@ -38,6 +38,7 @@ from harness.browsers import (
 from harness.ca import RunCA
 from harness.classify import classify
 from harness.config import RunConfig
+from harness.corscheck import needs_preflight
 from harness.errors import LaunchError, TargetError
 from harness.models import (
     BrowserInfo,
@@ -60,7 +61,7 @@ from harness.redact import Redactor
 from harness.replay import RateLimiter, Replayer, evidence_key
 from harness.servers import BackgroundServer
 from scenarios.catalogue import expand_origins
-from scenarios.plan import build_plan, shard
+from scenarios.plan import build_plan, context_groups, shard
 from scenarios.shapes import default_shapes
 
 OPAQUE_HOST = Origin("https", "opaque-host.corsproof-attacker.test", 443)
@@ -75,6 +76,14 @@ two cores busy while hiding page-load latency; more only adds contention."""
 BATCH = 120
 """Probes per ``evaluate`` call: large enough to amortise the round trip, small
 enough that progress and partial results keep flowing."""
+
+MAX_STALLS = 3
+"""Under --rate: after this many batches in a row reached the page too late to start
+anything, the next one may start its first probe late, so that a very slow machine
+still makes progress."""
+MIN_LEAD, MAX_LEAD = 0.02, 2.0
+"""Under --rate, the bounds of how many seconds before its booking a batch is sent to
+the page (it waits there for the booking; one that arrives late loses slots)."""
 
 
 @dataclass(frozen=True)
@@ -343,6 +352,8 @@ class Runner:
         self._harness: Harness | None = None
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
         self._cookie_seen: dict[tuple[str, str, str, str], bool] = {}
+        self._refused: dict[tuple[Engine, str], str] = {}
+        """(engine, origin variant key) -> why the engine would not load a page there."""
 
     def resume_from(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Keep an interrupted run's judged probes; only the rest will run again."""
@@ -419,14 +430,16 @@ class Runner:
                 rewrite[(t.host, t.port)] = ("127.0.0.1", harness.lab_port or 0)
         else:
             verify = not self.config.insecure
+        # One --rate limiter for the whole run: the replay and every page of every
+        # engine book their requests on it. The lab is ours and on loopback: unlimited.
+        self._limiter = RateLimiter(0 if self.lab is not None else self.config.rate)
         replayer = Replayer(
             proxy_url=None,
             verify=verify,
             cookie_header=_cookie_header(self.config, plan.targets, self.lab),
             redactor=self.redactor,
             timeout=self.config.timeout,
-            # The lab is ours and on loopback; real targets get the --rate limit.
-            limiter=RateLimiter(0 if self.lab is not None else self.config.rate),
+            limiter=self._limiter,
             concurrency=8 if self.lab is not None else max(2, self.config.concurrency),
             rewrite=rewrite,
         )
@@ -556,9 +569,11 @@ class Runner:
         if self._harness is not None and self._harness.proxy is not None:
             setup = dataclasses.replace(setup, proxy_url=self._harness.proxy.listener(tag))
         if resolved.engine is Engine.WEBKIT and resolved.source != "playwright":
-            from harness.webkit import WebKitSession
+            from harness.webkit_remote import webkit_session
 
-            wk = WebKitSession(resolved, policy, setup)
+            targets = self._harness.plan.targets if self._harness is not None else ()
+            # With --remote webkit=URL: a session on that endpoint, without local Xvfb.
+            wk = webkit_session(resolved, policy, setup, reset_hosts=_target_pages(targets))
             await wk.start()
             session: EngineSession = wk
             return session
@@ -649,7 +664,11 @@ class Runner:
                 )
             )
             holder = [session]
-            queue = list(work.values())
+            # Probes the cookie profile cannot change are not run twice: an origin the
+            # engine refused to load under the default profile is refused again.
+            if policy is CookiePolicy.PERMISSIVE:
+                work = self._carry_refusals(work, resolved.engine, policy)
+            queue = [g for specs in work.values() for g in context_groups(specs)]
             try:
                 # A few origins at once hide page-load and context latency; each
                 # still has its own context.
@@ -670,35 +689,90 @@ class Runner:
         policy: CookiePolicy,
         setup: SessionSetup,
     ) -> None:
-        """Take origins off the shared queue until it is empty."""
-        while queue:
-            specs = queue.pop(0)
-            before = holder[0]
-            try:
-                after = await self._run_origin(before, resolved, policy, setup, specs)
-            except LaunchError as exc:
-                # The browser could not be restarted: what is left for it is lost.
-                self.errors.append(ToolError("browser-lost", str(exc)))
-                self._emit(Event("error", str(exc)))
-                # This origin's probes were marked when the browser died.
-                rest = list(queue)
-                queue.clear()
-                for group in rest:
-                    for spec in group:
-                        self._record(
-                            _lost(
-                                spec,
-                                resolved.engine,
-                                policy,
-                                f"lost: browser could not be restarted ({exc})",
-                            )
+        """Take origins off the shared queue until it is empty.
+
+        While one origin probes, the next fresh context is already being created
+        (``open_origin`` gives a blank page, so it suits whichever origin comes next);
+        that hides context latency, which matters most with remote browsers.
+        """
+        ready: tuple[EngineSession, asyncio.Future[OriginPage]] | None = None
+        try:
+            while queue:
+                specs = queue.pop(0)
+                before = holder[0]
+                opened: asyncio.Future[OriginPage] | None = None
+                if ready is not None and ready[0] is before:
+                    opened = ready[1]
+                elif ready is not None:
+                    _discard(ready[1])  # made by a browser that has since been replaced
+                ready = None
+                if queue:
+                    ready = (before, asyncio.ensure_future(before.open_origin()))
+                if not await self._drain_one(queue, holder, resolved, policy, setup, specs, opened):
+                    return
+        finally:
+            if ready is not None:
+                _discard(ready[1])
+
+    async def _drain_one(
+        self,
+        queue: list[list[ProbeSpec]],
+        holder: list[EngineSession],
+        resolved: ResolvedEngine,
+        policy: CookiePolicy,
+        setup: SessionSetup,
+        specs: list[ProbeSpec],
+        opened: asyncio.Future[OriginPage] | None,
+    ) -> bool:
+        """Run one origin; False when the browser is gone for good."""
+        before = holder[0]
+        try:
+            after = await self._run_origin(before, resolved, policy, setup, specs, opened)
+        except LaunchError as exc:
+            # The browser could not be restarted: what is left for it is lost.
+            self.errors.append(ToolError("browser-lost", str(exc)))
+            self._emit(Event("error", str(exc)))
+            # This origin's probes were marked when the browser died.
+            rest = list(queue)
+            queue.clear()
+            for group in rest:
+                for spec in group:
+                    self._record(
+                        _lost(
+                            spec,
+                            resolved.engine,
+                            policy,
+                            f"lost: browser could not be restarted ({exc})",
                         )
-                return
-            # Only the first worker to notice a dead browser replaces it.
-            if after is not before and holder[0] is before:
-                holder[0] = after
-            elif after is not before:
-                await after.close()
+                    )
+            return False
+        # Only the first worker to notice a dead browser replaces it.
+        if after is not before and holder[0] is before:
+            holder[0] = after
+        elif after is not before:
+            await after.close()
+        return True
+
+    def _carry_refusals(
+        self, work: Mapping[str, list[ProbeSpec]], engine: Engine, policy: CookiePolicy
+    ) -> dict[str, list[ProbeSpec]]:
+        """Record origins this engine refused under the default profile; return the rest.
+
+        Whether an engine loads a page on an origin is decided by its URL parser and
+        host checks before any cookie is involved, so the permissive profile (which
+        differs only in cookie settings) gives the same answer. Those origins cost
+        a context each and would prove nothing new.
+        """
+        rest: dict[str, list[ProbeSpec]] = {}
+        for key, specs in work.items():
+            why = self._refused.get((engine, key))
+            if why is None:
+                rest[key] = specs
+                continue
+            note = f"{why} (measured under the default cookie profile; cookies do not change it)"
+            for spec in specs:
+                self._record(_unjudged(spec, engine, policy, Outcome.NOT_PRODUCIBLE, note, None))
+        return rest
 
     def _lose(
         self, groups: Mapping[str, list[ProbeSpec]], engine: Engine, policy: CookiePolicy, why: str
@@ -714,13 +788,14 @@ class Runner:
         policy: CookiePolicy,
         setup: SessionSetup,
         specs: list[ProbeSpec],
+        opened: asyncio.Future[OriginPage] | None = None,
     ) -> EngineSession:
         variant = specs[0].variant
         engine = resolved.engine
         t0 = time.monotonic()
         page: OriginPage | None = None
         try:
-            page = await asyncio.wait_for(session.open_origin(), 30)
+            page = await asyncio.wait_for(opened or session.open_origin(), 30)
             self.timings["context"] += time.monotonic() - t0
             results = await self._probe_in_page(session, page, engine, policy, specs)
         except (TimeoutError, LaunchError, ConnectionError) as exc:
@@ -790,11 +865,15 @@ class Runner:
                 if invalid
                 else f"probe page did not load: {exc}"
             )
+            if invalid:
+                self._refused[(engine, variant.key)] = why
             return [self._record(_unjudged(s, engine, policy, outcome, why, None)) for s in specs]
         self.timings["page-load"] += time.monotonic() - t0
         expected = (variant.origin if variant.via is Via.PAGE else OPAQUE_HOST).serialize()
         if origin != expected:
             outcome, why = _origin_mismatch(expected, origin)
+            if outcome is Outcome.NOT_PRODUCIBLE:
+                self._refused[(engine, variant.key)] = why
             return [self._record(_unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
         loaded = await page.evaluate("() => typeof __corsproof", None, self.config.timeout + 5)
         if loaded != "object":
@@ -805,47 +884,34 @@ class Runner:
             if asked is False:
                 outcome = Outcome.NOT_PRODUCIBLE
                 why = f"{engine.value} refuses to load a page on this origin (it never connected)"
+                self._refused[(engine, variant.key)] = why
             else:
                 outcome, why = Outcome.ERROR, "the probe page did not run in the browser"
             return [self._record(_unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
         out: list[Observation] = []
         t1 = time.monotonic()
-        for start in range(0, len(specs), BATCH):
-            chunk = specs[start : start + BATCH]
-            batch = [self._js_spec(s, timeout_ms) for s in chunk]
-            budget = self.config.timeout * (len(chunk) / max(1, self.config.concurrency) + 2) + 10
-            if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME):
-                reply = await page.evaluate(
-                    "([kind, b, n, t]) => __corsproof.runInFrame(kind, b, n, t)",
-                    [variant.via.value, batch, self.config.concurrency, int(budget * 1000)],
-                    budget + 5,
-                )
-                if not isinstance(reply, dict) or "results" not in reply:
-                    detail = reply.get("error") if isinstance(reply, dict) else reply
-                    why = f"opaque-origin frame did not run: {detail}"
-                    out += [
-                        self._record(
-                            _unjudged(s, engine, policy, Outcome.NOT_PRODUCIBLE, why, None)
-                        )
-                        for s in chunk
-                    ]
-                    continue
-                raws = reply["results"]
-            else:
-                raws = await page.evaluate(
-                    "([b, n]) => __corsproof.run(b, n)", [batch, self.config.concurrency], budget
-                )
+        frame = variant.via.value if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else None
+        clock = session.user_agent_tag  # pages of one browser share its clock
+        for chunk in self._chunks(specs):
+            batch = [{**self._js_spec(s, timeout_ms), "slots": _slots_of(s)} for s in chunk]
+            ran = await self._run_paced(page, frame, batch, self.config.concurrency, clock)
+            if isinstance(ran, str):
+                why = f"opaque-origin frame did not run: {ran}"
+                out += [
+                    self._record(_unjudged(s, engine, policy, Outcome.NOT_PRODUCIBLE, why, None))
+                    for s in chunk
+                ]
+                continue
+            raws = ran
+            if frame is None:
                 # A timeout on a busy machine is not a verdict: retry those probes
                 # once, one at a time, before calling them errors.
                 again = [i for i, raw in enumerate(raws) if raw.get("timed_out")]
                 if again:
-                    retried = await page.evaluate(
-                        "([b, n]) => __corsproof.run(b, n)",
-                        [[batch[i] for i in again], 1],
-                        self.config.timeout * len(again) + 10,
-                    )
-                    for i, raw in zip(again, retried, strict=False):
-                        raws[i] = raw
+                    retried = await self._run_paced(page, None, [batch[i] for i in again], 1, clock)
+                    if isinstance(retried, list):  # always: only a frame answers with a str
+                        for i, raw in zip(again, retried, strict=False):
+                            raws[i] = raw
             reasons = await page.cors_reasons()
             net_errors_of = getattr(page, "net_errors", None)
             net_errors = await net_errors_of() if net_errors_of is not None else {}
@@ -890,6 +956,160 @@ class Runner:
                 out.append(self._record(obs))
         self.timings["probing"] += time.monotonic() - t1
         return out
+
+    _limiter: RateLimiter = RateLimiter(0)
+    """The run's --rate limiter (made by ``_run_all``): the replay and every page share it."""
+    _clocks: dict[str, tuple[float, float, float]] | None = None
+    """Per browser: the narrowest range measured for its clock minus ours (ms), and
+    how long before its booking a batch is sent (s)."""
+
+    def _chunks(self, specs: list[ProbeSpec]) -> list[list[ProbeSpec]]:
+        """The ``evaluate`` batches of one page.
+
+        Unlimited: :data:`BATCH` probes each. Under --rate, also at most about one
+        second of request slots, so a booking never holds the target's budget for
+        long, progress keeps flowing and cancellation stays prompt.
+        """
+        if not self._limiter.interval:
+            return [specs[i : i + BATCH] for i in range(0, len(specs), BATCH)]
+        cap = max(2, int(self._limiter.rate))
+        chunks: list[list[ProbeSpec]] = []
+        current: list[ProbeSpec] = []
+        used = 0
+        for spec in specs:
+            need = _slots_of(spec)
+            if current and (used + need > cap or len(current) >= BATCH):
+                chunks.append(current)
+                current, used = [], 0
+            current.append(spec)
+            used += need
+        if current:
+            chunks.append(current)
+        return chunks
+
+    async def _run_paced(
+        self,
+        page: OriginPage,
+        frame: str | None,
+        batch: list[dict[str, Any]],
+        limit: int,
+        clock: str = "",
+    ) -> list[dict[str, Any]] | str:
+        """Run ``batch`` in the page (in an opaque ``frame`` of that kind if given) under --rate.
+
+        Each round books one run of consecutive slots on the run's limiter for the
+        requests the batch will send (``slots`` per probe, from :func:`_slots_of`) and
+        sends the batch just before the booking starts (by the page's round trip).
+        The page spaces its request starts inside the booking, on its own clock, so
+        time lost on the way counts against the batch, not against the next booking.
+        Probes the page could not start inside the booking (its workers were busy
+        with a slow target, or the batch came late) come back ``not_started`` and are
+        booked again. With no limit this is exactly one ``evaluate``. Returns the
+        page's results in batch order, or why the opaque-origin frame did not run.
+        """
+        if frame is not None and self._limiter.interval:
+            # Load the frame before booking: its load time would eat the booking.
+            wait = self.config.timeout + 5
+            opened = await page.evaluate(
+                "([kind, t]) => __corsproof.openFrame(kind, t)", [frame, int(wait * 1000)], wait + 5
+            )
+            if not isinstance(opened, dict) or not opened.get("ready"):
+                return str(opened.get("error") if isinstance(opened, dict) else opened)
+        skew = lead = 0.0
+        if self._limiter.interval:
+            skew, lead = await self._page_clock(page, clock)
+        results: list[dict[str, Any] | None] = [None] * len(batch)
+        pending = list(range(len(batch)))
+        stalls = 0
+        while pending:
+            part = [batch[i] for i in pending]
+            slots = sum(int(b.get("slots", 1)) for b in part)
+            delay, interval = self._limiter.reserve(slots, not_before=lead)
+            booked = (time.time() + delay) * 1000
+            if delay > lead:
+                await asyncio.sleep(delay - lead)
+            pace = (
+                # The page waits for its booking, or loses what is already past (this
+                # loop woke late, the trip to the page took longer).
+                {
+                    "interval_ms": interval * 1000,
+                    "booked_ms": booked + skew,
+                    "window_ms": slots * interval * 1000,
+                    "force": stalls >= MAX_STALLS,
+                }
+                if interval
+                else None
+            )
+            budget = (
+                self.config.timeout * (len(part) / max(1, limit) + 2) + 10 + slots * interval + lead
+            )
+            if frame is not None:
+                reply = await page.evaluate(
+                    "([kind, b, n, t, p]) => __corsproof.runInFrame(kind, b, n, t, p)",
+                    [frame, part, limit, int(budget * 1000), pace],
+                    budget + 5,
+                )
+                if not isinstance(reply, dict) or "results" not in reply:
+                    return str(reply.get("error") if isinstance(reply, dict) else reply)
+                raws = reply["results"]
+            else:
+                raws = await page.evaluate(
+                    "([b, n, p]) => __corsproof.run(b, n, p)", [part, limit, pace], budget
+                )
+            left = []
+            for i, raw in zip(pending, raws, strict=False):
+                if raw.get("not_started"):
+                    left.append(i)
+                else:
+                    results[i] = raw
+            if left and len(left) == len(pending):
+                # The batch reached the page after its booking had passed: send the
+                # next one earlier, and after a few misses let the first probe go.
+                if stalls >= MAX_STALLS:
+                    raise RuntimeError("the probe page started none of its probes")
+                stalls += 1
+                lead = self._set_lead(clock, 2 * lead + interval)
+            else:
+                stalls = 0
+                lead = self._set_lead(clock, 0.8 * lead)
+            pending = left
+        # A page that returned fewer results than it was given loses the rest, as
+        # before: they are cut at the first missing one so the order holds.
+        out: list[dict[str, Any]] = []
+        for raw in results:
+            if raw is None:
+                break
+            out.append(raw)
+        return out
+
+    async def _page_clock(self, page: OriginPage, clock: str) -> tuple[float, float]:
+        """The page's clock minus ours (ms), and how early to send it a batch (s).
+
+        The offset is the middle of the narrowest range read so far for this browser:
+        a few milliseconds wide, and zero unless the browser runs on another machine.
+        The lead starts at twice the round trip and learns from batches that came late.
+        """
+        asked = time.time()
+        now_ms = float(await page.evaluate("() => Date.now()", None, self.config.timeout + 5))
+        answered = time.time()
+        if self._clocks is None:
+            self._clocks = {}
+        low, high = now_ms - answered * 1000, now_ms + 1 - asked * 1000  # Date.now() floors
+        lead = 2 * (answered - asked)
+        seen = self._clocks.get(clock)
+        if seen is not None:
+            if seen[1] - seen[0] < high - low:
+                low, high = seen[0], seen[1]
+            lead = max(lead, seen[2])
+        self._clocks[clock] = (low, high, lead)
+        return (low + high) / 2, self._set_lead(clock, lead)
+
+    def _set_lead(self, clock: str, lead: float) -> float:
+        lead = min(MAX_LEAD, max(MIN_LEAD, lead))
+        if self._clocks is not None and clock in self._clocks:
+            low, high, _ = self._clocks[clock]
+            self._clocks[clock] = (low, high, lead)
+        return lead
 
     def _proxy_saw(self, session: EngineSession, variant: OriginVariant) -> bool | None:
         if self._harness is None or self._harness.proxy is None:
@@ -986,6 +1206,52 @@ class Runner:
             extra=extra,
             tool_version=__version__,
         )
+
+
+def _target_pages(targets: Iterable[str]) -> list[tuple[str, str]]:
+    """(scheme, host) of each target, where its responses could have set cookies."""
+    pages = []
+    for target in targets:
+        parts = urlsplit(target)
+        if parts.hostname:
+            pages.append((parts.scheme, parts.hostname))
+    return pages
+
+
+def _discard(opening: asyncio.Future[OriginPage]) -> None:
+    """Close a context that was opened ahead and is not needed, whenever it is ready."""
+
+    def close(fut: asyncio.Future[OriginPage]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        task = asyncio.ensure_future(fut.result().close())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+
+    if opening.done():
+        close(opening)
+    else:
+        opening.add_done_callback(close)
+
+
+_CLOSING: set[asyncio.Future[None]] = set()
+"""Closes in flight; held so the event loop does not drop them half-way."""
+
+
+def _slots_of(spec: ProbeSpec) -> int:
+    """Rate-limit slots one probe books: the requests it sends to the target (a
+    preflight and the actual, or the actual), and for a redirect variant one more.
+
+    A redirect variant's request goes to the harness's redirector first and reaches
+    the target only after that hop, at a time the page does not control; the spare
+    slot keeps it from landing on the next probe's slot. What the redirector itself
+    receives does not count against --rate.
+    """
+    headers = list(spec.shape.headers)
+    if spec.credentials is Credentials.INCLUDE:
+        headers += list(spec.auth_headers)
+    sent = 2 if needs_preflight(spec.shape.method, headers) else 1
+    return sent + (1 if spec.variant.via is Via.REDIRECT else 0)
 
 
 def _origin_mismatch(expected: str, got: str) -> tuple[Outcome, str]:

@@ -41,11 +41,16 @@ def main(argv: list[str]) -> int:
                 p.credentials.value,
                 p.api,
             )
-            outcomes[key].add(p.outcome.value)
+            # The cookie witness is part of the verdict: a credentialed read with the
+            # cookie is a different finding from one without it.
+            outcomes[key].add(f"{p.outcome.value} cookie={p.cookie_sent}")
         findings.append(frozenset((f.rule, f.target, f.severity.value) for f in report.findings))
+        # Said after every run, so a soak stopped early still reports what it saw.
+        differing = sum(1 for v in outcomes.values() if len(v) > 1)
         print(
             f"run {i + 1}/{runs}: {len(report.probes)} probes, {len(report.findings)} findings, "
-            f"{time.monotonic() - t0:.1f}s",
+            f"{time.monotonic() - t0:.1f}s; so far {differing} probe verdicts differ, findings "
+            f"{'identical' if len(set(findings)) == 1 else 'differ'}",
             flush=True,
         )
     flaky = {k: v for k, v in outcomes.items() if len(v) > 1}

@@ -48,6 +48,7 @@ from harness.browsers import (
     OriginPage,
     ResolvedEngine,
     SessionSetup,
+    reachable_proxy_url,
 )
 from harness.errors import LaunchError
 from harness.models import BrowserInfo, CookiePolicy, Engine
@@ -129,6 +130,8 @@ class _Driver:
         self.service = service
         proc = getattr(service, "process", None)
         self.pid: int | None = proc.pid if proc is not None else None
+        self.uses = 0
+        """Origins this browser has served."""
 
     def quit(self) -> None:
         try:
@@ -233,21 +236,34 @@ def _cookie_key(cookie: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 class WebKitOriginPage:
-    """An :class:`OriginPage` over its own WebDriver session (its own MiniBrowser)."""
+    """An :class:`OriginPage` over a WebDriver session that serves one origin at a time.
+
+    On close the session goes back to ``release`` (which may reuse it for another
+    origin after resetting it) unless a command timed out or the driver stopped
+    answering; then it is quit.
+    """
 
     def __init__(
         self,
         drv: _Driver,
         threads: _Threads | None = None,
         on_close: Callable[[_Driver], None] | None = None,
+        release: Callable[[_Driver], None] | None = None,
     ) -> None:
         self._drv = drv
         self._threads = threads or _Threads()
         self._on_close = on_close
+        self._release = release
         self._closed = False
+        self._healthy = True
 
     async def navigate(self, url: str, timeout: float) -> str:
-        return await self._threads.run(self._navigate, url, timeout)
+        try:
+            return await self._threads.run(self._navigate, url, timeout)
+        except NavigationError as exc:
+            if "timed out" in str(exc):
+                self._healthy = False
+            raise
 
     def _navigate(self, url: str, timeout: float) -> str:
         from selenium.common.exceptions import InvalidArgumentException, TimeoutException
@@ -290,9 +306,13 @@ class WebKitOriginPage:
 
     async def evaluate(self, expression: str, arg: Any, timeout: float) -> Any:
         # The thread cannot be cancelled; if the driver itself hangs, close() ends it.
-        return await asyncio.wait_for(
-            self._threads.run(self._evaluate, expression, arg, timeout), timeout + 15
-        )
+        try:
+            return await asyncio.wait_for(
+                self._threads.run(self._evaluate, expression, arg, timeout), timeout + 15
+            )
+        except (TimeoutError, ConnectionError):
+            self._healthy = False
+            raise
 
     def _evaluate(self, expression: str, arg: Any, timeout: float) -> Any:
         from selenium.common.exceptions import JavascriptException, TimeoutException
@@ -330,20 +350,34 @@ class WebKitOriginPage:
         if self._closed:
             return
         self._closed = True
+        if self._release is not None and self._healthy:
+            await self._threads.run(self._release, self._drv)
+            return
         if self._on_close is not None:
             self._on_close(self._drv)
         await self._threads.run(self._drv.quit)
 
 
 class WebKitSession:
-    """WebKitGTK through Selenium: one Xvfb, one WebDriver session per origin.
+    """WebKitGTK through Selenium: one Xvfb, WebDriver sessions that serve one origin at a time.
 
-    ``start()`` prepares the victim's cookies once (from ``setup``); every
-    :meth:`open_origin` launches a fresh MiniBrowser and replays them first-party.
+    ``start()`` prepares the victim's cookies once (from ``setup``). Every
+    :meth:`open_origin` takes an idle MiniBrowser (or launches one), resets its
+    cookie jar on every cookie and target host, replays the victim's cookies
+    first-party and leaves it on ``about:blank``. Launching a MiniBrowser per
+    origin cost 0.7-2.3 s; a reset costs one navigation per host.
     """
 
+    MAX_USES = 40
+    """Origins one MiniBrowser serves before it is retired, so no state piles up."""
+
     def __init__(
-        self, resolved: ResolvedEngine, cookie_policy: CookiePolicy, setup: SessionSetup
+        self,
+        resolved: ResolvedEngine,
+        cookie_policy: CookiePolicy,
+        setup: SessionSetup,
+        *,
+        reset_hosts: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.resolved = resolved
         self.cookie_policy = cookie_policy
@@ -357,6 +391,9 @@ class WebKitSession:
         self._ua = ""
         self._cookies: list[dict[str, Any]] = []
         self._live: set[_Driver] = set()
+        self._idle: list[_Driver] = []
+        self._reset_hosts = sorted(set(reset_hosts))
+        """(scheme, host) of every target: responses there may have set cookies."""
         self._lock = threading.Lock()
         self._closed = False
         self._threads = _Threads()
@@ -428,38 +465,50 @@ class WebKitSession:
         return list(found.values())
 
     def _launch(self, *, tagged: bool = True) -> _Driver:
-        """A new WebDriver session (a new MiniBrowser) in this session's Xvfb."""
+        """A new WebDriver session (a new MiniBrowser) in this session's Xvfb, or remote."""
         from selenium import webdriver
         from selenium.webdriver.webkitgtk.options import Options
         from selenium.webdriver.webkitgtk.service import Service
 
         if self._closed:
             raise LaunchError("webkit session is closed")
+        remote = self.resolved.remote
         opts = Options()
-        opts.binary_location = self.resolved.executable
+        if remote is None:
+            opts.binary_location = self.resolved.executable
+        elif remote.executable:
+            opts.binary_location = remote.executable
         opts.accept_insecure_certs = True
         opts.add_argument("--automation")
         # Loopback hosts (http://localhost:3000 pages) go through this proxy too,
         # without an --ignore-host list (measured).
-        opts.add_argument(f"--proxy={self.setup.proxy_url}")
+        proxy_url = self.setup.proxy_url
+        if remote is not None:
+            proxy_url = reachable_proxy_url(proxy_url, remote.host)
+        opts.add_argument(f"--proxy={proxy_url}")
         for arg in COOKIE_PROFILE_ARGS[self.cookie_policy]:
             opts.add_argument(arg)
         if tagged and self._ua:
             # The lab and the proxy tell engine and profile apart by this suffix.
             opts.add_argument(f"--user-agent={self._ua} {self.user_agent_tag}")
-        service = Service(
-            self.resolved.driver or "/usr/bin/WebKitWebDriver",
-            env=self._env,
-            # Its own process group: quitting can then end every process it started.
-            popen_kw={"start_new_session": True},
-        )
-        try:
-            driver = webdriver.WebKitGTK(service=service, options=opts)
-        except Exception as exc:
-            proc = getattr(service, "process", None)
-            _kill_group(proc.pid if proc is not None else None)
-            raise LaunchError(f"webkit: WebDriver session failed: {_first_line(exc)}") from None
-        drv = _Driver(driver, service)
+        if remote is not None:
+            from harness.webkit_remote import remote_driver
+
+            drv = remote_driver(remote, opts)
+        else:
+            service = Service(
+                self.resolved.driver or "/usr/bin/WebKitWebDriver",
+                env=self._env,
+                # Its own process group: quitting can then end every process it started.
+                popen_kw={"start_new_session": True},
+            )
+            try:
+                driver = webdriver.WebKitGTK(service=service, options=opts)
+            except Exception as exc:
+                proc = getattr(service, "process", None)
+                _kill_group(proc.pid if proc is not None else None)
+                raise LaunchError(f"webkit: WebDriver session failed: {_first_line(exc)}") from None
+            drv = _Driver(driver, service)
         with self._lock:
             closed = self._closed
             if not closed:
@@ -475,28 +524,56 @@ class WebKitSession:
 
     async def open_origin(self) -> OriginPage:
         drv = await self._threads.run(self._open)
-        page: OriginPage = WebKitOriginPage(drv, self._threads, self._forget)
+        page: OriginPage = WebKitOriginPage(drv, self._threads, self._forget, self._release)
         return page
 
     def _open(self) -> _Driver:
-        drv = self._launch()
+        with self._lock:
+            drv = self._idle.pop() if self._idle else None
+        reused = drv is not None
+        if drv is None:
+            drv = self._launch()
         try:
-            _set_cookies(drv.driver, self._cookies)
+            # A reused browser may hold cookies the targets set while another origin
+            # probed; clearing them on each host gives the next origin the jar a
+            # fresh browser would have: the victim's cookies and nothing else.
+            _set_cookies(drv.driver, self._cookies, clear=self._reset_hosts if reused else ())
             drv.driver.get("about:blank")
         except BaseException:
             self._forget(drv)
             drv.quit()
             raise
+        drv.uses += 1
         return drv
+
+    def _release(self, drv: _Driver) -> None:
+        """Take back a browser whose origin is done; keep it for the next origin if healthy."""
+        keep = not self._closed and drv.uses < self.MAX_USES
+        if keep:
+            try:
+                # Leaving the page stops whatever it still had in flight.
+                drv.driver.set_page_load_timeout(10)
+                drv.driver.get("about:blank")
+            except Exception:
+                keep = False
+        with self._lock:
+            if keep and not self._closed:
+                self._idle.append(drv)
+                return
+        self._forget(drv)
+        drv.quit()
 
     def _forget(self, drv: _Driver) -> None:
         with self._lock:
             self._live.discard(drv)
+            if drv in self._idle:
+                self._idle.remove(drv)
 
     async def close(self) -> None:
         self._closed = True
         with self._lock:
             live, self._live = list(self._live), set()
+            self._idle.clear()
         await asyncio.gather(*(self._threads.run(d.quit) for d in live))
         xvfb, self._xvfb = self._xvfb, None
         if xvfb is not None:
@@ -504,13 +581,28 @@ class WebKitSession:
         self._threads.shutdown()
 
 
-def _set_cookies(driver: Any, cookies: Iterable[Mapping[str, Any]]) -> None:
-    """Add cookies first-party: visit each cookie's host, then add its cookies there."""
+def _set_cookies(
+    driver: Any,
+    cookies: Iterable[Mapping[str, Any]],
+    *,
+    clear: Iterable[tuple[str, str]] = (),
+) -> None:
+    """Add cookies first-party: visit each cookie's host, then add its cookies there.
+
+    With ``clear``, every cookie of those (scheme, host) pages and of the cookies'
+    own hosts is deleted first: WebDriver's "delete all cookies" only reaches the
+    cookies of the current document, so each host is visited.
+    """
     by_page: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for cookie in cookies:
         scheme, host = _cookie_host(cookie)
         if host:
             by_page.setdefault((scheme, host), []).append(cookie)
+    wipe = set(clear)
+    if wipe:
+        wipe |= set(by_page)
+        for page in sorted(wipe):
+            by_page.setdefault(page, [])
     for (scheme, host), group in by_page.items():
         url = f"{scheme}://{host}{COOKIE_SETTER_PATH}"
         try:
@@ -520,6 +612,13 @@ def _set_cookies(driver: Any, cookies: Iterable[Mapping[str, Any]]) -> None:
             raise LaunchError(
                 f"webkit: cannot open {url} to set cookies: {_first_line(exc)}"
             ) from None
+        if (scheme, host) in wipe:
+            try:
+                driver.delete_all_cookies()
+            except Exception as exc:
+                raise LaunchError(
+                    f"webkit: cannot clear cookies on {host}: {_first_line(exc)}"
+                ) from None
         for cookie in group:
             try:
                 driver.add_cookie(_webdriver_cookie(cookie))

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import build_parser, config_from_args, main
-from harness.config import parse_cookie, parse_engines, parse_header
+from harness.config import parse_cookie, parse_engines, parse_header, parse_remote
 from harness.errors import EXIT_TOOL_ERROR, ConfigError
 from harness.models import CookiePolicy, Engine, Severity
 
@@ -63,6 +63,7 @@ def test_secrets_are_collected_for_redaction_and_kept_out_of_the_summary() -> No
         (["--target", "ftp://x"], "--target"),
         (["--target", "not a url"], "--target"),
         (["--target", "https://user:pw@x.test/"], "credentials in the URL"),
+        (["--target", "https://[::1/"], "invalid host"),
         (["--allow-origin", "app.example.com"], "--allow-origin"),
         (["--browser", "netscape"], "unknown engine"),
         (["--browser", "chromium=/nonexistent/chrome"], "no executable"),
@@ -156,6 +157,8 @@ ARG = st.sampled_from(
         "--disable-class",
         "--rate",
         "--concurrency",
+        "--remote",
+        "--bind",
     ]
 )
 
@@ -170,3 +173,23 @@ def test_config_parsing_fuzz(pairs: list[tuple[str, str]]) -> None:
         config_from_args(build_parser().parse_args(argv))
     except ConfigError as exc:
         assert str(exc) and "\n" not in str(exc).strip()
+
+
+REMOTE = st.builds(
+    lambda engine, scheme, rest: f"{engine}={scheme}{rest}",
+    st.sampled_from(["chromium", "firefox", "webkit", "Chromium", "opera", ""]),
+    st.sampled_from(["ws://", "wss://", "http://", "https://", "", "ftp://"]),
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(REMOTE)
+def test_remote_parsing_fuzz(text: str) -> None:
+    try:
+        remote = parse_remote(text)
+    except ConfigError as exc:
+        assert str(exc).startswith("--remote") and "\n" not in str(exc).strip()
+    else:
+        assert remote.host and remote.url.split("://", 1)[0] in ("ws", "wss", "http", "https")
+        assert "?" not in remote.display and "@" not in remote.display

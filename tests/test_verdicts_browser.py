@@ -255,6 +255,20 @@ def test_special_characters_producible_per_engine(lab_both: LabRun) -> None:
     assert backtick_ch and all(p["outcome"] != "not-producible" for p in backtick_ch)
     backtick_ff = lab_both.probes(origin="https://app.example.com`.evil.test", engine="firefox")
     assert backtick_ff and all(p["outcome"] == "not-producible" for p in backtick_ff)
+    # The permissive profile differs only in cookies, so Firefox's refusal is carried
+    # over from the default profile instead of being measured in another context;
+    # every credentialed probe of that origin is still accounted for.
+    permissive = [p for p in backtick_ff if p["cookie_policy"] == "permissive"]
+    default_include = [
+        p for p in backtick_ff if p["cookie_policy"] == "default" and p["credentials"] == "include"
+    ]
+    assert permissive and len(permissive) == len(default_include)
+    assert all("default cookie profile" in (p["block_reason"] or "") for p in permissive)
+    underscore_perm = lab_both.probes(
+        origin="https://app.example.com_.evil.test", engine="firefox", cookie_policy="permissive"
+    )
+    assert underscore_perm
+    assert not any("default cookie profile" in (p["block_reason"] or "") for p in underscore_perm)
     # So the special-char bypass is exploitable through Chromium only.
     finding = next(
         f
@@ -291,3 +305,17 @@ def test_each_class_reads_its_policy_in_each_engine(
     assert any(p["readable"] for p in probes), (klass, engine)
     # ...and the same origins are blocked by the correct allowlist.
     assert not _readable(lab_both, policy="allowlist", origin_class=klass, engine=engine)
+
+
+def test_block_reasons_come_from_the_engines(lab_both: LabRun) -> None:
+    # Chromium's corsErrorStatus (CDP) and Firefox's "Cross-Origin Request Blocked"
+    # page error (BiDi) name the failed check for each probe, tied to it by the
+    # URL fragment; corsproof's own explanation follows after "; ".
+    attacker = "https://corsproof-attacker.test"
+    ff = lab_both.probes(policy="allowlist", origin=attacker, engine="firefox")
+    assert ff and all(p["outcome"] == "blocked" for p in ff)
+    assert all((p["block_reason"] or "").startswith("firefox: CORS header") for p in ff)
+    pre = [p for p in ff if p["shape"] == "preflight-json"]
+    assert pre and all("Access-Control-Allow-Origin" in p["block_reason"] for p in pre)
+    ch = lab_both.probes(policy="allowlist", origin=attacker, engine="chromium")
+    assert ch and all("AllowOrigin" in (p["block_reason"] or "") for p in ch)

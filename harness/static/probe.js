@@ -166,12 +166,47 @@
     return spec.api === "xhr" ? viaXhr(spec) : viaFetch(spec);
   }
 
-  async function run(batch, limit) {
+  function sleep(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+  }
+
+  // pace (optional) spreads request starts for --rate: the runner has booked
+  // window_ms of slots, interval_ms apart, from booked_ms (on this page's clock,
+  // Date.now()). The page waits for the booking, or loses the part already past.
+  // A probe takes spec.slots of them (a preflighted one: OPTIONS + actual); one
+  // whose slots no longer fit (its worker was busy too
+  // long, or the batch came late) is not started but returned as not_started,
+  // for the runner to book again. Its timeout only starts counting once it starts.
+  async function run(batch, limit, pace) {
     var results = new Array(batch.length);
     var next = 0;
+    var gap = pace && pace.interval_ms > 0 ? pace.interval_ms : 0;
+    var slotAt = performance.now();
+    if (gap && pace.booked_ms) slotAt += pace.booked_ms - Date.now();
+    var end = slotAt + (gap ? pace.window_ms : 0);
+    var started = 0;
+    function claim(spec) {
+      var now = performance.now();
+      var at = Math.max(now, slotAt);
+      var n = Math.max(1, spec.slots || 1);
+      // Nothing starts outside the booking (0.5 ms for rounding), unless the runner
+      // forces the first probe because the batches keep arriving too late.
+      if ((started > 0 || !pace.force) && at + n * gap > end + 0.5) return -1;
+      started++;
+      slotAt = at + n * gap;
+      // A probe with several slots starts half an interval in: its requests follow
+      // each other by a round trip, not by an interval, and so stay clear of both
+      // neighbours' requests.
+      return at + (n > 1 ? gap / 2 : 0) - now;
+    }
     async function worker() {
       while (next < batch.length) {
         var i = next++;
+        if (gap) {
+          var wait = claim(batch[i]);
+          if (wait < 0) { results[i] = { id: batch[i].id, not_started: true }; continue; }
+          if (wait > 0) await sleep(wait);
+        }
         try { results[i] = await runOne(batch[i]); }
         catch (e) { results[i] = finish(Object.assign(base(batch[i], performance.now()), { error: String(e) })); }
       }
@@ -183,22 +218,21 @@
   }
 
   // Opaque-origin probes run inside an iframe and report back by postMessage.
-  function runInFrame(kind, batch, limit, timeoutMs) {
+  var frames = {};  // kind -> a loaded frame kept by openFrame (paced runs)
+
+  function makeFrame(kind, timeoutMs) {
     return new Promise(function (resolve) {
       var frame = document.createElement("iframe");
       var token = Math.random().toString(36).slice(2);
       var src = document.getElementById("corsproof-probe").textContent;
       var doc = "<!doctype html><meta charset=utf-8><script>" + src + "<\/script>";
-      var timer = setTimeout(function () { cleanup(); resolve({ error: "frame did not answer" }); }, timeoutMs);
-      function cleanup() { clearTimeout(timer); window.removeEventListener("message", onMsg); frame.remove(); }
+      var timer = setTimeout(function () {
+        cleanup(); frame.remove(); resolve({ error: "frame did not answer" });
+      }, timeoutMs);
+      function cleanup() { clearTimeout(timer); window.removeEventListener("message", onMsg); }
       function onMsg(ev) {
         if (ev.source !== frame.contentWindow || !ev.data || ev.data.token !== token) return;
-        if (ev.data.type === "ready") {
-          frame.contentWindow.postMessage({ type: "batch", token: token, batch: batch, limit: limit }, "*");
-        } else if (ev.data.type === "results") {
-          cleanup();
-          resolve({ results: ev.data.results });
-        }
+        if (ev.data.type === "ready") { cleanup(); resolve({ frame: frame, token: token }); }
       }
       window.addEventListener("message", onMsg);
       var withToken = doc.replace("<script>", "<script>window.__corsproofToken=" + JSON.stringify(token) + ";");
@@ -212,14 +246,58 @@
     });
   }
 
-  self.__corsproof = { run: run, runInFrame: runInFrame };
+  function askFrame(f, batch, limit, timeoutMs, pace) {
+    return new Promise(function (resolve) {
+      var seq = Math.random().toString(36).slice(2);
+      var timer = setTimeout(function () { cleanup(); resolve({ error: "frame did not answer" }); }, timeoutMs);
+      function cleanup() { clearTimeout(timer); window.removeEventListener("message", onMsg); }
+      function onMsg(ev) {
+        if (ev.source !== f.frame.contentWindow || !ev.data || ev.data.token !== f.token) return;
+        if (ev.data.type === "results" && ev.data.seq === seq) {
+          cleanup();
+          resolve({ results: ev.data.results });
+        }
+      }
+      window.addEventListener("message", onMsg);
+      f.frame.contentWindow.postMessage(
+        { type: "batch", token: f.token, seq: seq, batch: batch, limit: limit, pace: pace }, "*");
+    });
+  }
+
+  // Under --rate the runner loads the frame before it books slots, so that the
+  // load does not eat the booking; the frame then serves every batch of the page.
+  function openFrame(kind, timeoutMs) {
+    if (frames[kind]) return Promise.resolve({ ready: true });
+    return makeFrame(kind, timeoutMs).then(function (f) {
+      if (f.error) return f;
+      frames[kind] = f;
+      return { ready: true };
+    });
+  }
+
+  // Without openFrame, each call gets a fresh frame, removed afterwards.
+  async function runInFrame(kind, batch, limit, timeoutMs, pace) {
+    var asked = performance.now();
+    var kept = frames[kind];
+    var f = kept || await makeFrame(kind, timeoutMs);
+    if (f.error) return f;
+    var left = Math.max(1, timeoutMs - (performance.now() - asked));
+    var reply = await askFrame(f, batch, limit, left, pace);
+    if (!kept || reply.error) {
+      f.frame.remove();
+      if (kept) delete frames[kind];
+    }
+    return reply;
+  }
+
+  self.__corsproof = { run: run, openFrame: openFrame, runInFrame: runInFrame };
 
   if (self.__corsproofToken && window.parent !== window) {
     var tok = self.__corsproofToken;
     window.addEventListener("message", function (ev) {
       if (!ev.data || ev.data.token !== tok || ev.data.type !== "batch") return;
-      run(ev.data.batch, ev.data.limit).then(function (results) {
-        window.parent.postMessage({ type: "results", token: tok, results: results }, "*");
+      run(ev.data.batch, ev.data.limit, ev.data.pace).then(function (results) {
+        window.parent.postMessage({ type: "results", token: tok, seq: ev.data.seq, results: results }, "*");
       });
     });
     window.parent.postMessage({ type: "ready", token: tok }, "*");

@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
     outcomes: dict[tuple[str, ...], set[str]] = defaultdict(set)
     findings: list[frozenset[tuple[str, str, str]]] = []
     out = tempfile.mkdtemp(prefix="corsproof-soak-")
+    reported: set[tuple[str, ...]] = set()
     for i in range(runs):
         t0 = time.monotonic()
         ns = build_parser().parse_args(
@@ -47,6 +48,12 @@ def main(argv: list[str]) -> int:
         findings.append(frozenset((f.rule, f.target, f.severity.value) for f in report.findings))
         # Said after every run, so a soak stopped early still reports what it saw.
         differing = sum(1 for v in outcomes.values() if len(v) > 1)
+        shown = 0
+        for diff_key, seen_now in outcomes.items():
+            if len(seen_now) > 1 and diff_key not in reported and shown < 50:
+                reported.add(diff_key)
+                shown += 1
+                print("differs:", " | ".join(diff_key), "->", ", ".join(sorted(seen_now)))
         print(
             f"run {i + 1}/{runs}: {len(report.probes)} probes, {len(report.findings)} findings, "
             f"{time.monotonic() - t0:.1f}s; so far {differing} probe verdicts differ, findings "

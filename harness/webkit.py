@@ -425,6 +425,10 @@ class WebKitSession:
         # Inherited by MiniBrowser and its web and network processes, so that a
         # leftover can be traced to the corsproof process that started it.
         self._env[OWNER_ENV] = str(os.getpid())
+        self._learn_browser()
+
+    def _learn_browser(self) -> None:
+        """Version, UA and the victim's cookies, from one untagged WebDriver session."""
         drv = self._launch(tagged=False)
         try:
             driver = drv.driver

@@ -20,8 +20,8 @@ from typing import Any
 from harness.browsers import OriginPage, ResolvedEngine, SessionSetup
 from harness.config import RemoteEndpoint
 from harness.errors import LaunchError
-from harness.models import BrowserInfo, CookiePolicy, Engine
-from harness.webkit import WebKitSession, _Driver, _first_line, _version_from_ua
+from harness.models import CookiePolicy
+from harness.webkit import WebKitSession, _Driver, _first_line
 
 REMOTE_COMMAND_TIMEOUT = 120
 """Seconds one command to a remote WebDriver endpoint may take (a page load is 30 s)."""
@@ -137,23 +137,8 @@ class RemoteWebKitSession(WebKitSession):
         return page
 
     def _start(self) -> None:
-        # WebKitSession._start without the local Xvfb.
-        drv = self._launch(tagged=False)
-        try:
-            driver = drv.driver
-            version = str(driver.capabilities.get("browserVersion") or "")
-            driver.get("about:blank")
-            ua = str(driver.execute_script("return navigator.userAgent"))
-            self._ua = ua
-            self._cookies = self._gather_cookies(driver)
-        finally:
-            drv.quit()
-        self.info = BrowserInfo(
-            Engine.WEBKIT,
-            version or _version_from_ua(ua),
-            self.resolved.source,
-            self.resolved.executable,
-        )
+        # No local Xvfb: the display is the browser machine's business.
+        self._learn_browser()
 
 
 def webkit_session(

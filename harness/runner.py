@@ -351,7 +351,15 @@ class Runner:
         self.session_notes: list[str] = []
         self._harness: Harness | None = None
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
-        self._cookie_seen: dict[tuple[str, str, str, str], bool] = {}
+        # Lab log entries of browser probes, per (user-agent tag, Origin header):
+        # (entry number, path, method, carried the session cookie).
+        self._cookie_log: dict[tuple[str, str], list[tuple[int, str, str, bool]]] = defaultdict(
+            list
+        )
+        # Variants that send the same Origin (the three ``null`` ones) must not probe at
+        # the same time in one browser profile, or the lab cannot tell whose request
+        # carried the cookie.
+        self._witness_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refused: dict[tuple[Engine, str], str] = {}
         """(engine, origin variant key) -> why the engine would not load a page there."""
 
@@ -892,9 +900,13 @@ class Runner:
         t1 = time.monotonic()
         frame = variant.via.value if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else None
         clock = session.user_agent_tag  # pages of one browser share its clock
+        witness_key = (f"corsproof ({engine.value}-{policy.value})", variant.origin.serialize())
         for chunk in self._chunks(specs):
             batch = [{**self._js_spec(s, timeout_ms), "slots": _slots_of(s)} for s in chunk]
-            ran = await self._run_paced(page, frame, batch, self.config.concurrency, clock)
+            async with self._witness_locks[witness_key]:
+                mark = self._read_lab_log()
+                ran = await self._run_chunk(page, frame, batch, clock)
+                cookies = self._cookie_witness(witness_key, mark)
             if isinstance(ran, str):
                 why = f"opaque-origin frame did not run: {ran}"
                 out += [
@@ -903,19 +915,9 @@ class Runner:
                 ]
                 continue
             raws = ran
-            if frame is None:
-                # A timeout on a busy machine is not a verdict: retry those probes
-                # once, one at a time, before calling them errors.
-                again = [i for i, raw in enumerate(raws) if raw.get("timed_out")]
-                if again:
-                    retried = await self._run_paced(page, None, [batch[i] for i in again], 1, clock)
-                    if isinstance(retried, list):  # always: only a frame answers with a str
-                        for i, raw in zip(again, retried, strict=False):
-                            raws[i] = raw
             reasons = await page.cors_reasons()
             net_errors_of = getattr(page, "net_errors", None)
             net_errors = await net_errors_of() if net_errors_of is not None else {}
-            cookies = self._cookie_witness(engine, policy, variant)
             for spec, raw in zip(chunk, raws, strict=False):
                 ev = await self._evidence(spec)
                 expected_page = (
@@ -1117,30 +1119,59 @@ class Runner:
         o = variant.origin
         return bool(self._harness.proxy.saw(session.user_agent_tag, f"{o.host}:{o.port}"))
 
-    def _cookie_witness(
-        self, engine: Engine, policy: CookiePolicy, variant: OriginVariant
-    ) -> dict[tuple[str, str], bool] | None:
-        """Did the session cookie reach the lab? Server-side truth, from the lab's log."""
+    async def _run_chunk(
+        self, page: OriginPage, frame: str | None, batch: list[dict[str, Any]], clock: str
+    ) -> list[dict[str, Any]] | str:
+        """One batch in the page; probes that timed out are run once more, alone."""
+        ran = await self._run_paced(page, frame, batch, self.config.concurrency, clock)
+        if frame is None and isinstance(ran, list):
+            # A timeout on a busy machine is not a verdict: retry those probes
+            # once, one at a time, before calling them errors.
+            again = [i for i, raw in enumerate(ran) if raw.get("timed_out")]
+            if again:
+                retried = await self._run_paced(page, None, [batch[i] for i in again], 1, clock)
+                if isinstance(retried, list):  # always: only a frame answers with a str
+                    for i, raw in zip(again, retried, strict=False):
+                        ran[i] = raw
+        return ran
+
+    def _read_lab_log(self) -> int:
+        """File the lab's new log entries by (user-agent tag, Origin); the log position."""
         if self.lab is None:
-            return None
-        entries, self._log_seen = self.lab.log_since(self._log_seen)
+            return 0
+        entries, end = self.lab.log_since(self._log_seen)
+        end = int(end)
+        self._log_seen = end
         name = self.lab.session_cookie_name
-        for entry in entries:
+        for n, entry in enumerate(entries, start=end - len(entries)):
             if entry.method == "OPTIONS" or entry.origin is None:
                 continue
             ua = entry.user_agent or ""
             start = ua.find("corsproof (")
             if start < 0:
                 continue
-            key = (ua[start:], entry.origin, entry.path, entry.method)
-            self._cookie_seen[key] = self._cookie_seen.get(key, False) or name in entry.cookies
-        tag = f"corsproof ({engine.value}-{policy.value})"
-        origin = variant.origin.serialize()
-        return {
-            (path, method): seen
-            for (t, o, path, method), seen in self._cookie_seen.items()
-            if t == tag and o == origin
-        }
+            self._cookie_log[(ua[start:], entry.origin)].append(
+                (n, entry.path, entry.method, name in entry.cookies)
+            )
+        return end
+
+    def _cookie_witness(
+        self, key: tuple[str, str], mark: int
+    ) -> dict[tuple[str, str], bool] | None:
+        """Did the session cookie reach the lab? Server-side truth, from the lab's log.
+
+        Only requests logged since ``mark`` (the start of this batch) count, and the
+        caller holds the lock of ``key``, so no other page with the same Origin in this
+        browser profile sent them: the answer does not depend on scheduling.
+        """
+        if self.lab is None:
+            return None
+        self._read_lab_log()
+        seen: dict[tuple[str, str], bool] = {}
+        for n, path, method, had in self._cookie_log.pop(key, []):
+            if n >= mark:
+                seen[(path, method)] = seen.get((path, method), False) or had
+        return seen
 
     def _js_spec(self, spec: ProbeSpec, timeout_ms: int) -> dict[str, Any]:
         headers = dict(spec.shape.headers)

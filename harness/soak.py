@@ -7,6 +7,7 @@ and prints each difference. Exit code 1 when any run differed.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -14,6 +15,7 @@ from collections import defaultdict
 
 from harness.cli import build_parser, config_from_args
 from harness.lab import Lab
+from harness.models import observation_to_dict
 from harness.runner import run_sync
 
 
@@ -22,8 +24,12 @@ def main(argv: list[str]) -> int:
     runs = int(argv[0]) if argv and argv[0].isdigit() else 10
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     outcomes: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    # What each run said about a probe beyond its verdict (error, block reason, time),
+    # so a difference comes with its cause instead of only "readable, error".
+    details: dict[tuple[str, ...], list[str]] = defaultdict(list)
     findings: list[frozenset[tuple[str, str, str]]] = []
     out = tempfile.mkdtemp(prefix="corsproof-soak-")
+    print(f"soak: each run's probes go to {out}/soakN.jsonl", flush=True)
     reported: set[tuple[str, ...]] = set()
     for i in range(runs):
         t0 = time.monotonic()
@@ -44,7 +50,13 @@ def main(argv: list[str]) -> int:
             )
             # The cookie witness is part of the verdict: a credentialed read with the
             # cookie is a different finding from one without it.
-            outcomes[key].add(f"{p.outcome.value} cookie={p.cookie_sent}")
+            verdict = f"{p.outcome.value} cookie={p.cookie_sent}"
+            outcomes[key].add(verdict)
+            why = p.error or p.block_reason or ""
+            details[key].append(f"run {i + 1}: {verdict} {p.elapsed_ms}ms {why[:160]}")
+        with open(f"{out}/soak{i}.jsonl", "w", encoding="utf-8") as fh:
+            for p in report.probes:
+                fh.write(json.dumps(observation_to_dict(p)) + "\n")
         findings.append(frozenset((f.rule, f.target, f.severity.value) for f in report.findings))
         # Said after every run, so a soak stopped early still reports what it saw.
         differing = sum(1 for v in outcomes.values() if len(v) > 1)
@@ -54,6 +66,8 @@ def main(argv: list[str]) -> int:
                 reported.add(diff_key)
                 shown += 1
                 print("differs:", " | ".join(diff_key), "->", ", ".join(sorted(seen_now)))
+                for line in details[diff_key]:
+                    print("   ", line)
         print(
             f"run {i + 1}/{runs}: {len(report.probes)} probes, {len(report.findings)} findings, "
             f"{time.monotonic() - t0:.1f}s; so far {differing} probe verdicts differ, findings "

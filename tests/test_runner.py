@@ -1,0 +1,64 @@
+"""Runner logic that needs no browser: how the lab's log becomes a cookie witness."""
+
+from __future__ import annotations
+
+import time
+
+from harness.cli import build_parser, config_from_args
+from harness.lab import Lab, LabRequest
+from harness.runner import Runner
+
+TAG = "corsproof (chromium-default)"
+
+
+def _request(lab: Lab, *, origin: str, cookie: bool, ua: str = TAG, method: str = "GET") -> None:
+    lab._record(
+        LabRequest(
+            time=time.time(),
+            method=method,
+            path="/allowlist/private",
+            policy="allowlist",
+            origin=origin,
+            cookies=(lab.session_cookie_name,) if cookie else (),
+            has_authorization=False,
+            acr_method=None,
+            acr_headers=None,
+            host="api.example.com",
+            user_agent=f"Mozilla/5.0 {ua}",
+        )
+    )
+
+
+def _runner(lab: Lab) -> Runner:
+    return Runner(config_from_args(build_parser().parse_args(["verify"])), lab=lab)
+
+
+def test_witness_counts_only_the_batch_that_asked() -> None:
+    # Three variants send Origin: null. A request an earlier null page made with the
+    # cookie must not be credited to a later one whose own request had none: the
+    # answer would then depend on which page the scheduler ran first.
+    lab = Lab()
+    runner = _runner(lab)
+    _request(lab, origin="null", cookie=True)  # another null variant, earlier
+    mark = runner._read_lab_log()
+    _request(lab, origin="null", cookie=False)  # this batch
+    _request(lab, origin="null", cookie=True, ua="corsproof (chromium-permissive)")
+    _request(lab, origin="https://evil.test", cookie=True)
+    assert runner._cookie_witness((TAG, "null"), mark) == {("/allowlist/private", "GET"): False}
+
+
+def test_witness_is_true_when_any_request_of_the_batch_carried_the_cookie() -> None:
+    lab = Lab()
+    runner = _runner(lab)
+    mark = runner._read_lab_log()
+    _request(lab, origin="null", cookie=False)
+    _request(lab, origin="null", cookie=True)
+    _request(lab, origin="null", cookie=False, method="OPTIONS")
+    assert runner._cookie_witness((TAG, "null"), mark) == {("/allowlist/private", "GET"): True}
+    # Consumed: the next batch with this Origin starts from nothing.
+    assert runner._cookie_witness((TAG, "null"), runner._read_lab_log()) == {}
+
+
+def test_witness_is_none_without_the_lab() -> None:
+    runner = Runner(config_from_args(build_parser().parse_args(["verify"])), lab=None)
+    assert runner._cookie_witness((TAG, "null"), runner._read_lab_log()) is None

@@ -123,7 +123,7 @@ class RunConfig:
     fail_on: Severity = Severity.HIGH
     env: str = "prod"
     timeout: float = 10.0
-    budget: float = 900.0
+    budget: float = 1800.0
     rate: float = 50.0
     concurrency: int = 6
     run_id: str = ""

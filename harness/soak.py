@@ -31,12 +31,21 @@ def main(argv: list[str]) -> int:
     out = tempfile.mkdtemp(prefix="corsproof-soak-")
     print(f"soak: each run's probes go to {out}/soakN.jsonl", flush=True)
     reported: set[tuple[str, ...]] = set()
+    incomplete = 0
+    runs_of: dict[tuple[str, ...], int] = defaultdict(int)
     for i in range(runs):
         t0 = time.monotonic()
+        # The soak is about determinism, not speed: a run cut short by the budget on a
+        # busy machine would look like missing verdicts.
+        budget = [] if "--budget" in extra else ["--budget", "7200"]
         ns = build_parser().parse_args(
-            ["verify", "--out", out, "--run-id", f"soak{i}", "--quiet", *extra]
+            ["verify", "--out", out, "--run-id", f"soak{i}", "--quiet", *budget, *extra]
         )
         report = run_sync(config_from_args(ns), lab=Lab())
+        if report.partial or report.errors:
+            incomplete += 1
+            for err in report.errors:
+                print(f"run {i + 1}: tool error: {err.kind}: {err.message}", flush=True)
         for p in report.probes:
             key = (
                 p.target,
@@ -50,6 +59,7 @@ def main(argv: list[str]) -> int:
             )
             # The cookie witness is part of the verdict: a credentialed read with the
             # cookie is a different finding from one without it.
+            runs_of[key] += 1
             verdict = f"{p.outcome.value} cookie={p.cookie_sent}"
             outcomes[key].add(verdict)
             why = p.error or p.block_reason or ""
@@ -59,6 +69,10 @@ def main(argv: list[str]) -> int:
                 fh.write(json.dumps(observation_to_dict(p)) + "\n")
         findings.append(frozenset((f.rule, f.target, f.severity.value) for f in report.findings))
         # Said after every run, so a soak stopped early still reports what it saw.
+        # A probe one run measured and another did not is a difference too.
+        for seen_key, n in runs_of.items():
+            if n < i + 1:
+                outcomes[seen_key].add("missing")
         differing = sum(1 for v in outcomes.values() if len(v) > 1)
         shown = 0
         for diff_key, seen_now in outcomes.items():
@@ -83,9 +97,9 @@ def main(argv: list[str]) -> int:
         common = frozenset.intersection(*finding_sets)
         for item in sorted(union - common):
             print("finding not in every run:", " | ".join(item))
-    ok = not flaky and len(finding_sets) == 1
+    ok = not flaky and len(finding_sets) == 1 and not incomplete
     print(
-        f"soak: {runs} runs, {len(outcomes)} probe verdicts, "
+        f"soak: {runs} runs ({incomplete} incomplete), {len(outcomes)} probe verdicts, "
         f"{len(flaky)} differed, findings {'identical' if len(finding_sets) == 1 else 'differ'}"
     )
     return 0 if ok else 1

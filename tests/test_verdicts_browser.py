@@ -6,8 +6,10 @@ not what the headers suggest. The run is made once per session (``lab_both``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import LabRun
+from conftest import LabRun, lab_run, needs_chromium, only_classes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,6 +41,35 @@ def test_no_probe_errors_against_the_lab(lab_both: LabRun) -> None:
         if p["outcome"] == "error"
     ]
     assert errors == []
+
+
+def _untagged(run: LabRun) -> list[tuple[str, str, str]]:
+    """Browser requests the lab logged without the engine tag the witness relies on."""
+    return [
+        (e.method, e.path, e.origin or "")
+        for e in run.log
+        if "corsproof" not in e.user_agent and not e.path.startswith("/__lab/")
+    ]
+
+
+def test_every_browser_request_carries_its_engine_tag(lab_both: LabRun) -> None:
+    # The lab tells engines and cookie profiles apart by the user-agent tag; a request
+    # without it would leave a probe's cookie witness to chance.
+    assert _untagged(lab_both) == []
+
+
+@needs_chromium
+def test_sandboxed_frames_send_the_tag_from_their_first_request(tmp_path: Path) -> None:
+    # Chromium gives a sandboxed srcdoc frame its own process, and measured without
+    # the frame waiting for its user agent, that frame's first requests reached the
+    # lab untagged in about two runs of three, so the sandbox probes of the first
+    # target flipped between "cookie sent" and not. Both profiles: two fresh frames.
+    run = lab_run(tmp_path, "--browser", "chromium", *only_classes("null"))
+    assert _untagged(run) == []
+    sandbox = run.probes(
+        policy="allowlist", via="sandbox-srcdoc", shape="simple-get", credentials="include"
+    )
+    assert sandbox and all(p["cookie_sent"] is True for p in sandbox)
 
 
 def test_browser_versions_recorded(lab_both: LabRun) -> None:

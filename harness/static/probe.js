@@ -235,7 +235,8 @@
         if (ev.data.type === "ready") { cleanup(); resolve({ frame: frame, token: token }); }
       }
       window.addEventListener("message", onMsg);
-      var withToken = doc.replace("<script>", "<script>window.__corsproofToken=" + JSON.stringify(token) + ";");
+      var withToken = doc.replace("<script>", "<script>window.__corsproofToken=" + JSON.stringify(token) +
+        ";window.__corsproofUA=" + JSON.stringify(navigator.userAgent) + ";");
       if (kind === "sandbox-srcdoc") {
         frame.setAttribute("sandbox", "allow-scripts");
         frame.srcdoc = withToken;
@@ -300,6 +301,20 @@
         window.parent.postMessage({ type: "results", token: tok, seq: ev.data.seq, results: results }, "*");
       });
     });
-    window.parent.postMessage({ type: "ready", token: tok }, "*");
+    // Chromium runs a sandboxed frame in its own process, and its first requests
+    // can leave before the driver has given that process the page's user agent
+    // (measured: lab requests without the corsproof tag). The tag is how the lab
+    // tells engines and cookie profiles apart, so the frame reports ready only once
+    // it has the page's user agent.
+    var want = self.__corsproofUA;
+    var waited = 0;
+    (function ready() {
+      if (want && navigator.userAgent !== want && waited < 5000) {
+        waited += 20;
+        setTimeout(ready, 20);
+        return;
+      }
+      window.parent.postMessage({ type: "ready", token: tok, ua_ok: !want || navigator.userAgent === want }, "*");
+    })();
   }
 })();

@@ -5,23 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from builders import observation
 from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.models import (
     SCHEMA_VERSION,
     BrowserInfo,
-    CookiePolicy,
-    Credentials,
     Engine,
     Observation,
     Origin,
     OriginError,
     Outcome,
-    Role,
     RunReport,
     Severity,
-    Via,
     observation_from_dict,
     observation_to_dict,
 )
@@ -72,25 +69,7 @@ def test_severity_order_and_parse() -> None:
 
 
 def _obs(**kw: object) -> Observation:
-    base: dict[str, object] = dict(
-        id="p1",
-        engine=Engine.CHROMIUM,
-        cookie_policy=CookiePolicy.DEFAULT,
-        target="https://api.example.com/x",
-        origin="null",
-        origin_class="null",
-        role=Role.ATTACKER,
-        via=Via.SANDBOX_SRCDOC,
-        page_origin="null",
-        shape="simple-get",
-        method="GET",
-        api="fetch",
-        credentials=Credentials.INCLUDE,
-        outcome=Outcome.READABLE,
-        status=200,
-    )
-    base.update(kw)
-    return Observation(**base)  # type: ignore[arg-type]
+    return observation(**{"status": 200, **kw})
 
 
 def test_report_contract_fields() -> None:

@@ -4,33 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.models import (
-    CookiePolicy,
-    Credentials,
-    Engine,
-    Finding,
-    Observation,
-    Outcome,
-    Role,
-    Severity,
-    Via,
-)
+from builders import observation
+
+from harness.models import Engine, Finding, Outcome, Severity
 from harness.soak import Tally
 
-BASE = Observation(
-    id="p1",
-    engine=Engine.CHROMIUM,
-    cookie_policy=CookiePolicy.DEFAULT,
+BASE = observation(
     target="https://api.example.com/allowlist/private",
-    origin="null",
-    origin_class="null",
-    role=Role.ATTACKER,
-    via=Via.SANDBOX_SRCDOC,
-    page_origin="null",
-    shape="simple-get",
-    method="GET",
-    api="fetch",
-    credentials=Credentials.INCLUDE,
     outcome=Outcome.BLOCKED,
     cookie_sent=True,
 )

@@ -152,10 +152,11 @@ def reachable_proxy_url(proxy_url: str, browser_host: str) -> str:
     if is_loopback(browser_host):
         address = "127.0.0.1"
     else:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = socket.AF_INET6 if ":" in browser_host else socket.AF_INET
+        probe = socket.socket(family, socket.SOCK_DGRAM)
         try:
             # A UDP "connect" sends nothing; it only picks the route and source address.
-            probe.connect((browser_host, 9))
+            probe.connect((browser_host.strip("[]"), 9))
             address = probe.getsockname()[0]
         except OSError as exc:
             raise LaunchError(
@@ -163,7 +164,8 @@ def reachable_proxy_url(proxy_url: str, browser_host: str) -> str:
             ) from None
         finally:
             probe.close()
-    return f"{parts.scheme}://{address}:{parts.port}"
+    host_part = f"[{address}]" if ":" in address else address
+    return f"{parts.scheme}://{host_part}:{parts.port}"
 
 
 class OriginPage(Protocol):

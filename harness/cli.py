@@ -26,6 +26,7 @@ from harness.config import (
     RunConfig,
     combine_remotes,
     load_storage_state,
+    parse_bind,
     parse_cookie,
     parse_cookie_policy,
     parse_engines,
@@ -238,9 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--bind",
         default="127.0.0.1",
         metavar="ADDR",
-        help="address for the harness servers and proxy (default: 127.0.0.1); remote "
-        "browsers need one they can reach, e.g. 0.0.0.0. Exposes the page server and the "
-        "proxy (which forwards only to the targets)",
+        help="address the proxy listens on (default: 127.0.0.1); remote browsers need one "
+        "they can reach, e.g. 0.0.0.0 or ::. Exposes the proxy, which serves only corsproof's "
+        "pages and forwards only to the targets; the page servers stay on loopback",
     )
 
     o = v.add_argument_group("output")
@@ -400,7 +401,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         run_id=run_id,
         shard=shard,
         per_class=ns.per_class,
-        bind=ns.bind,
+        bind=parse_bind(ns.bind),
         quiet=ns.quiet,
         secrets=tuple(secrets),
     )

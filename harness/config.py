@@ -188,6 +188,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def parse_bind(text: str) -> str:
+    """Validate ``--bind``: an IPv4 or IPv6 address (brackets optional) or ``localhost``."""
+    name = text.strip().strip("[]")
+    if name.lower() == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        raise ConfigError(
+            f"--bind {text!r}: must be an IP address of this machine, e.g. 127.0.0.1, 0.0.0.0 or ::"
+        ) from None
+
+
 def parse_target(text: str) -> str:
     """Validate a target URL: absolute http(s), a host, no user info or fragment."""
     raw = text.strip()

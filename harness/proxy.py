@@ -37,6 +37,11 @@ class ProxyStats:
     """Per listener label, the ``host:port`` of every request made through it (bounded)."""
 
 
+def proxy_url(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class ForwardProxy:
     """An HTTP/1.1 forward proxy on loopback with a fixed routing table.
 
@@ -70,7 +75,7 @@ class ForwardProxy:
     @property
     def url(self) -> str:
         """``http://bind:port``, for the browsers' proxy settings."""
-        return f"http://{self.bind}:{self.port}"
+        return proxy_url(self.bind, self.port)
 
     def resolve(self, host: str, port: int) -> HostPort | None:
         """Where a request for host:port goes, or None when it is refused."""
@@ -86,7 +91,8 @@ class ForwardProxy:
         return self.fallback.get(port)
 
     def _bind(self) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.bind, 0))
@@ -112,7 +118,7 @@ class ForwardProxy:
 
         server = asyncio.run_coroutine_threadsafe(open_server(), loop).result(10)
         self._extra.append(server)
-        return f"http://{self.bind}:{sock.getsockname()[1]}"
+        return proxy_url(self.bind, sock.getsockname()[1])
 
     def saw(self, label: str, hostport: str) -> bool:
         """Whether a request for ``hostport`` came through the listener ``label``."""

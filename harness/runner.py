@@ -211,15 +211,17 @@ class Harness:
         hosts |= {urlsplit(t).hostname or "" for t in self.plan.targets}
         self.ca = RunCA(sorted(h for h in hosts if h))
         app = create_app(self.plan.targets)
-        bind = self.config.bind
+        # Only the proxy (in this process) connects to the page servers, so they stay
+        # on loopback whatever --bind says; --bind exposes the proxy alone.
+        local = "127.0.0.1"
         https = BackgroundServer(
             app,
-            host=bind,
+            host=local,
             ssl_certfile=str(self.ca.certfile),
             ssl_keyfile=str(self.ca.keyfile),
             name="page server (https)",
         )
-        http = BackgroundServer(app, host=bind, name="page server (http)")
+        http = BackgroundServer(app, host=local, name="page server (http)")
         self._servers = [https, http]
         routes: dict[tuple[str, int], tuple[str, int]] = {}
         passthrough: set[tuple[str, int]] = set()
@@ -244,7 +246,7 @@ class Harness:
             if o.opaque:
                 continue
             dest = https.port if o.secure else http.port
-            routes[(o.host, o.port)] = (bind, dest)
+            routes[(o.host, o.port)] = (local, dest)
         for target in self.plan.targets:
             t = Origin.from_url(target)
             if self.lab is not None:
@@ -255,8 +257,8 @@ class Harness:
         self.proxy = ForwardProxy(
             routes,
             passthrough,
-            bind=bind,
-            fallback={443: (bind, https.port), 80: (bind, http.port)},
+            bind=self.config.bind,
+            fallback={443: (local, https.port), 80: (local, http.port)},
         )
         self.proxy.start()
 

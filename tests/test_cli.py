@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import build_parser, config_from_args, main
-from harness.config import parse_cookie, parse_engines, parse_header, parse_remote
+from harness.config import parse_bind, parse_cookie, parse_engines, parse_header, parse_remote
 from harness.errors import EXIT_TOOL_ERROR, ConfigError
 from harness.models import CookiePolicy, Engine, Severity
 
@@ -77,6 +77,7 @@ def test_secrets_are_collected_for_redaction_and_kept_out_of_the_summary() -> No
         (["--cookie-policy", "paranoid"], "--cookie-policy"),
         (["--disable-class", "nonsense"], "--disable-class"),
         (["--shard", "3/2"], "--shard"),
+        (["--bind", "api.example.org"], "--bind"),
         (["--storage-state", "/nonexistent.json"], "--storage-state"),
         (["--unknown-flag"], "unrecognized"),
     ],
@@ -131,6 +132,12 @@ def test_parsers() -> None:
     ]
     with pytest.raises(ConfigError):
         parse_engines("chromium,chromium")
+    assert [parse_bind(b) for b in ("0.0.0.0", "[::]", "::1", "localhost")] == [
+        "0.0.0.0",
+        "::",
+        "::1",
+        "127.0.0.1",
+    ]
 
 
 def test_help_explains_exit_codes() -> None:

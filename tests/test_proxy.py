@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from harness.proxy import ForwardProxy
 
 
@@ -36,8 +38,8 @@ def http_server(body: bytes) -> Iterator[tuple[int, list[str]]]:
         server.server_close()
 
 
-def raw(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+def raw(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
+    with socket.create_connection((host, port), timeout=5) as sock:
         sock.sendall(data)
         chunks = []
         while True:
@@ -128,3 +130,29 @@ def test_listens_on_loopback_only() -> None:
         assert proxy.url.startswith("http://127.0.0.1:")
     finally:
         proxy.stop()
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_listens_on_an_ipv6_address() -> None:
+    with http_server(b"page") as (page_port, _):
+        proxy = ForwardProxy({("app.example.com", 80): ("127.0.0.1", page_port)}, bind="::1")
+        proxy.start()
+        try:
+            assert proxy.url == f"http://[::1]:{proxy.port}"
+            request = b"GET http://app.example.com/ HTTP/1.1\r\nHost: app.example.com\r\n\r\n"
+            assert raw(proxy.port, request, host="::1").endswith(b"page")
+            extra = proxy.listener("engine")
+            assert extra.startswith("http://[::1]:")
+            port = int(extra.rsplit(":", 1)[1])
+            assert raw(port, request, host="::1").endswith(b"page")
+        finally:
+            proxy.stop()

@@ -27,9 +27,11 @@ from conftest import HAVE_CHROMIUM, HAVE_FIREFOX, HAVE_WEBKIT, LabRun, lab_run, 
 from harness import browsers
 from harness.browsers import resolve
 from harness.cli import build_parser, config_from_args, main
-from harness.config import EngineChoice, parse_remote
+from harness.config import EngineChoice, is_loopback, parse_remote
 from harness.errors import EXIT_TOOL_ERROR, ConfigError, LaunchError
+from harness.lab import Lab
 from harness.models import Engine
+from harness.runner import Harness, make_plan
 
 ATTACKER = "https://corsproof-attacker.test"
 LEGIT = "https://app.example.com"
@@ -151,6 +153,36 @@ def test_wildcard_bind_gives_the_browser_an_address_it_can_reach() -> None:
         assert "192.0.2.10" in str(exc)
     else:
         assert url.endswith(":8080") and "0.0.0.0" not in url
+
+
+def test_bind_exposes_the_proxy_and_nothing_else(tmp_path: Path) -> None:
+    """With --bind 0.0.0.0 only the proxy listens on every interface.
+
+    The page servers and the lab are reached through the proxy in this process, so
+    they stay on loopback.
+    """
+    lab = Lab()
+    cfg = config("--bind", "0.0.0.0", "--out", str(tmp_path), "--browser", "chromium")
+    harness = Harness(cfg, make_plan(cfg, lab.target_urls()), lab=lab)
+    harness.start()
+    try:
+        assert harness.proxy.url.startswith("http://0.0.0.0:")
+        servers = harness._servers
+        assert len(servers) == 3 and all(s.host == "127.0.0.1" for s in servers)
+        try:
+            outside = browsers.reachable_proxy_url("http://0.0.0.0:1", "192.0.2.10")
+        except LaunchError:
+            outside = "http://127.0.0.1:1"
+        address = outside.split("//", 1)[1].rsplit(":", 1)[0]
+        if is_loopback(address):
+            pytest.skip("this machine has no non-loopback address")
+        with socket.create_connection((address, harness.proxy.port), timeout=5):
+            pass  # the proxy is reachable from the network ...
+        for server in servers:
+            with pytest.raises(ConnectionRefusedError):  # ... the page servers are not
+                socket.create_connection((address, server.port), timeout=5).close()
+    finally:
+        harness.stop()
 
 
 # -- Chromium and Firefox through `playwright run-server` ----------------------

@@ -571,13 +571,20 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _redact_dict(data: Any, redact: Any) -> Any:
+def _redact_dict(data: Any, redact: Any, seen: dict[str, str] | None = None) -> Any:
+    # A large run repeats the same strings (targets, origins, reasons) hundreds of
+    # thousands of times; each is redacted once.
+    if seen is None:
+        seen = {}
     if isinstance(data, dict):
-        return {k: _redact_dict(v, redact) for k, v in data.items()}
+        return {k: _redact_dict(v, redact, seen) for k, v in data.items()}
     if isinstance(data, list):
-        return [_redact_dict(v, redact) for v in data]
+        return [_redact_dict(v, redact, seen) for v in data]
     if isinstance(data, str):
-        return redact(data)
+        done = seen.get(data)
+        if done is None:
+            done = seen[data] = redact(data)
+        return done
     return data
 
 

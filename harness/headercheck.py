@@ -185,21 +185,40 @@ _NOT_CHECKED = {
 }
 
 
-def compare(finding: Finding, evidence_by_key: Mapping[str, Evidence]) -> HeaderVerdict:
+def evidence_index(
+    evidence_by_key: Mapping[str, Evidence],
+) -> dict[tuple[str, str], list[Evidence]]:
+    """``evidence_by_key``'s values by (target, origin), in their order, for :func:`compare`."""
+    index: dict[tuple[str, str], list[Evidence]] = {}
+    for e in evidence_by_key.values():
+        index.setdefault((e.target, e.origin), []).append(e)
+    return index
+
+
+def compare(
+    finding: Finding,
+    evidence_by_key: Mapping[str, Evidence],
+    *,
+    index: Mapping[tuple[str, str], Sequence[Evidence]] | None = None,
+) -> HeaderVerdict:
     """The scanner's view of the responses behind ``finding``.
 
     For each origin of the finding the scanner-like exchange (simple GET,
     no credentials) for the same target is judged with :func:`header_verdict`,
     and the worst verdict wins. Rules scanners have no notion of (most
     functional and hygiene rules) get a non-vulnerable verdict saying why.
+    ``index`` is :func:`evidence_index` of ``evidence_by_key``, when comparing many
+    findings against the same evidence.
     """
+    if index is None:
+        index = evidence_index(evidence_by_key)
     rule = RULES.get(finding.rule)
     category = rule.category if rule is not None else finding.category
     if finding.rule in _NOT_CHECKED:
-        base = _worst_for(finding, evidence_by_key)
+        base = _worst_for(finding, evidence_by_key, index)
         seen = f"; its GET shows: {base.reason}" if base is not None else ""
         return HeaderVerdict(False, None, _NOT_CHECKED[finding.rule] + seen)
-    verdict = _worst_for(finding, evidence_by_key)
+    verdict = _worst_for(finding, evidence_by_key, index)
     if verdict is None:
         return HeaderVerdict(False, None, "no server evidence for this finding")
     if category == VULNERABILITY and not verdict.vulnerable:
@@ -211,19 +230,22 @@ def compare(finding: Finding, evidence_by_key: Mapping[str, Evidence]) -> Header
     return verdict
 
 
-def _worst_for(finding: Finding, evidence_by_key: Mapping[str, Evidence]) -> HeaderVerdict | None:
+def _worst_for(
+    finding: Finding,
+    evidence_by_key: Mapping[str, Evidence],
+    index: Mapping[tuple[str, str], Sequence[Evidence]],
+) -> HeaderVerdict | None:
     origins = set(finding.origins)
     for key in finding.evidence:
         e = evidence_by_key.get(key)
         if e is not None:
             origins.add(e.origin)
-    candidates: dict[str, list[Evidence]] = {}
-    for e in evidence_by_key.values():
-        if e.target == finding.target and e.origin in origins:
-            candidates.setdefault(e.origin, []).append(e)
     best: HeaderVerdict | None = None
-    for origin in sorted(candidates):
-        picked = _scanner_pick(candidates[origin])
+    for origin in sorted(origins):
+        candidates = index.get((finding.target, origin))
+        if not candidates:
+            continue
+        picked = _scanner_pick(list(candidates))
         if picked is None:
             continue
         verdict = header_verdict(picked)

@@ -53,10 +53,14 @@ def ordered(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# ensure_ascii also escapes C1 controls (e.g. U+009B, a terminal CSI) that a hostile
+# header could carry, so the file is safe to cat in a terminal. One encoder for the
+# whole report: json.dumps would build one per probe.
+_ONE_LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def _one_line(value: Any) -> str:
-    # ensure_ascii also escapes C1 controls (e.g. U+009B, a terminal CSI) that a
-    # hostile header could carry, so the file is safe to cat in a terminal.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return _ONE_LINE.encode(value)
 
 
 def dumps_compact(report: Mapping[str, Any]) -> str:

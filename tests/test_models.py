@@ -21,6 +21,7 @@ from harness.models import (
     Severity,
     observation_from_dict,
     observation_to_dict,
+    to_jsonable,
 )
 
 
@@ -108,3 +109,10 @@ def test_report_contract_fields() -> None:
 def test_blocked_is_not_readable() -> None:
     obs = _obs(outcome=Outcome.BLOCKED, status=None)
     assert observation_to_dict(obs)["readable"] is False
+
+
+def test_probe_serialization_is_the_generic_one_plus_readable() -> None:
+    # observation_to_dict is written out for speed; it must say what to_jsonable says.
+    obs = _obs(readable_headers=("X-Id",), cookie_sent=True, block_reason="r", elapsed_ms=1.5)
+    assert observation_to_dict(obs) == {**to_jsonable(obs), "readable": True}
+    assert observation_from_dict(json.loads(json.dumps(observation_to_dict(obs)))) == obs

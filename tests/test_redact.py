@@ -51,3 +51,30 @@ def test_headers_keep_names_and_schemes_only() -> None:
 def test_a_registered_secret_never_survives(secret: str, before: str, after: str) -> None:
     r = Redactor([secret])
     assert secret not in r.text(before + secret + after)
+
+
+_TOKENISH = st.text(alphabet="abBcEeGhHiIjJkKlpPrRsStTuUxXyYzZ019_-.=/+ :AK", max_size=60)
+
+
+@given(
+    st.lists(
+        st.sampled_from(["eyJ", "ghp_", "xoxb-", "AKIA", "sk_live_", "BeArEr ", "basic "])
+    ).map("".join),
+    _TOKENISH,
+    _TOKENISH,
+)
+def test_the_quick_check_never_skips_a_token(prefix: str, before: str, rest: str) -> None:
+    # text() runs the token patterns only when one combined search matches; it must
+    # redact exactly what running every pattern would.
+    import harness.redact as redact
+
+    value = before + prefix + rest
+    slow = value
+    for pattern in redact._TOKEN_PATTERNS:
+        slow = pattern.sub(redact._keep_scheme, slow)
+    assert Redactor().text(value) == slow
+
+
+def test_scheme_words_are_matched_in_any_case() -> None:
+    assert Redactor().text("BEARER abcdefghijkl") == f"BEARER {MARKER}"
+    assert Redactor().text("Basic dXNlcjpwYXNzd29yZA==") == f"Basic {MARKER}"

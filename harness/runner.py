@@ -130,9 +130,15 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
         variants = _cap_per_class(variants, config.per_class)
     shapes = default_shapes(unsafe=config.unsafe, lab=config.lab)
     specs = build_plan(list(targets), variants, shapes, auth_headers=list(config.headers))
-    if config.shard:
-        specs = shard(specs, *config.shard)
     notes = []
+    if config.shard:
+        index, count = config.shard
+        specs = shard(specs, index, count)
+        if not specs:
+            notes.append(
+                f"Shard {index}/{count} holds no probes: shards divide the plan by origin, "
+                f"and this plan has {len(variants)} origins for {count} shards."
+            )
     if any(s.safe_substitute for s in shapes):
         notes.append(
             "Preflighted probes used GET with an Authorization header instead of "

@@ -23,6 +23,7 @@ __all__ = [
     "preflight_cache_key",
     "probe_id",
     "shard",
+    "shard_assignment",
 ]
 
 CREDENTIAL_MODES: tuple[Credentials, ...] = (Credentials.OMIT, Credentials.INCLUDE)
@@ -163,17 +164,33 @@ def _check_shard(index: int, count: int) -> None:
         raise ValueError(f"shard index must be between 1 and {count}, got {index}")
 
 
-def shard_of(spec: ProbeSpec, count: int) -> int:
-    """The 1-based shard a probe belongs to among ``count`` shards."""
-    return int(_digest(spec.target, spec.variant.key)[:16], 16) % count + 1
+def shard_assignment(plan: Sequence[ProbeSpec], count: int) -> dict[str, int]:
+    """The 1-based shard of each origin variant (by key) among ``count`` shards.
+
+    Every probe of one origin goes to one shard, so a shard opens browser contexts
+    only for its own origins and the per-origin fixed cost is divided along with
+    the probes. Origins are dealt largest first, each to the shard with the fewest
+    probes so far (ties to the lower index); equal origins are ordered by a digest
+    of their key. So the split depends on the set of probes, never on their order,
+    and every job of a CI matrix computes the same one from the same options.
+    """
+    sizes: dict[str, int] = {}
+    for spec in plan:
+        sizes[spec.variant.key] = sizes.get(spec.variant.key, 0) + 1
+    loads = [0] * count
+    assignment: dict[str, int] = {}
+    for key in sorted(sizes, key=lambda k: (-sizes[k], _digest(k))):
+        lightest = min(range(count), key=lambda i: (loads[i], i))
+        assignment[key] = lightest + 1
+        loads[lightest] += sizes[key]
+    return assignment
 
 
 def shard(plan: Sequence[ProbeSpec], index: int, count: int) -> list[ProbeSpec]:
-    """The probes of shard ``index`` of ``count``, in plan order.
+    """The probes of shard ``index`` of ``count``, in plan order (see :func:`shard_assignment`).
 
-    Assignment hashes (target, variant key), so it does not depend on plan order,
-    and all probes of one origin against one target land in the same shard.
     Raises ``ValueError`` for a bad index or count.
     """
     _check_shard(index, count)
-    return [spec for spec in plan if shard_of(spec, count) == index]
+    assignment = shard_assignment(plan, count)
+    return [spec for spec in plan if assignment[spec.variant.key] == index]

@@ -1,4 +1,5 @@
-"""Runner logic that needs no browser: how the lab's log becomes a cookie witness."""
+"""Runner logic that needs no browser: the plan a run makes, and how the lab's log
+becomes a cookie witness."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 
 from harness.cli import build_parser, config_from_args
 from harness.lab import Lab, LabRequest
-from harness.runner import Runner
+from harness.runner import Plan, Runner, make_plan
 
 TAG = "corsproof (chromium-default)"
 
@@ -62,3 +63,23 @@ def test_witness_is_true_when_any_request_of_the_batch_carried_the_cookie() -> N
 def test_witness_is_none_without_the_lab() -> None:
     runner = Runner(config_from_args(build_parser().parse_args(["verify"])), lab=None)
     assert runner._cookie_witness((TAG, "null"), runner._read_lab_log()) is None
+
+
+def _plan(*argv: str) -> Plan:
+    config = config_from_args(build_parser().parse_args(["verify", *argv]))
+    return make_plan(config, Lab().target_urls())
+
+
+def test_shards_divide_the_origins_so_each_opens_only_its_own_contexts() -> None:
+    whole = _plan()
+    parts = [_plan("--shard", f"{i}/4") for i in range(1, 5)]
+    assert sorted(s.id for p in parts for s in p.specs) == sorted(s.id for s in whole.specs)
+    origins = [{s.variant.key for s in p.specs} for p in parts]
+    assert sum(len(o) for o in origins) == len({s.variant.key for s in whole.specs})
+    assert all(len(o) < len(whole.variants) / 2 for o in origins)
+
+
+def test_an_empty_shard_says_why() -> None:
+    plan = _plan("--per-class", "1", "--shard", "99/100")
+    assert plan.specs == ()
+    assert any("Shard 99/100 holds no probes" in note for note in plan.notes)

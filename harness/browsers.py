@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from harness.config import EngineChoice, RemoteEndpoint, is_loopback
 from harness.errors import LaunchError
-from harness.models import BrowserInfo, CookiePolicy, Engine
+from harness.models import BrowserInfo, CookiePolicy, Engine, base_url
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -164,8 +164,7 @@ def reachable_proxy_url(proxy_url: str, browser_host: str) -> str:
             ) from None
         finally:
             probe.close()
-    host_part = f"[{address}]" if ":" in address else address
-    return f"{parts.scheme}://{host_part}:{parts.port}"
+    return base_url(parts.scheme, address, parts.port or 0)
 
 
 class OriginPage(Protocol):

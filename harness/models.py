@@ -418,13 +418,24 @@ class RunReport:
         }
 
 
+def base_url(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, with a bare IPv6 address put in brackets."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
 def observation_to_dict(obs: Observation) -> dict[str, Any]:
     """One probe as in ``report.json``, with the derived ``readable`` flag."""
     # Written out rather than through to_jsonable: a large run has 100,000s of probes.
-    data: dict[str, Any] = {name: getattr(obs, name) for name in _field_names(Observation)}
-    for name in ("engine", "cookie_policy", "role", "via", "credentials", "outcome"):
-        data[name] = data[name].value
-    data["readable_headers"] = list(obs.readable_headers)
+    data: dict[str, Any] = {}
+    for name in _field_names(Observation):
+        value = getattr(obs, name)
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif type(value) is tuple:
+            value = list(value)
+        data[name] = value
     data["readable"] = obs.readable
     return data
 

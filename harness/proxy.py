@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.errors import LaunchError
+from harness.models import base_url
 
 HostPort = tuple[str, int]
 
@@ -35,11 +36,6 @@ class ProxyStats:
     refused_hosts: list[str] = field(default_factory=list)
     seen_hosts: dict[str, set[str]] = field(default_factory=dict)
     """Per listener label, the ``host:port`` of every request made through it (bounded)."""
-
-
-def proxy_url(host: str, port: int) -> str:
-    """``http://host:port``, with an IPv6 address in brackets."""
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class ForwardProxy:
@@ -75,7 +71,7 @@ class ForwardProxy:
     @property
     def url(self) -> str:
         """``http://bind:port``, for the browsers' proxy settings."""
-        return proxy_url(self.bind, self.port)
+        return base_url("http", self.bind, self.port)
 
     def resolve(self, host: str, port: int) -> HostPort | None:
         """Where a request for host:port goes, or None when it is refused."""
@@ -118,7 +114,7 @@ class ForwardProxy:
 
         server = asyncio.run_coroutine_threadsafe(open_server(), loop).result(10)
         self._extra.append(server)
-        return proxy_url(self.bind, sock.getsockname()[1])
+        return base_url("http", self.bind, sock.getsockname()[1])
 
     def saw(self, label: str, hostport: str) -> bool:
         """Whether a request for ``hostport`` came through the listener ``label``."""

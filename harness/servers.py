@@ -30,6 +30,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from harness.errors import LaunchError
+from harness.models import base_url
 
 _STOP_TIMEOUT = 5.0
 """Seconds to wait for a graceful stop before forcing one."""
@@ -80,8 +81,7 @@ class BackgroundServer:
     @property
     def url(self) -> str:
         """Base URL of the running server, e.g. ``https://127.0.0.1:43125``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return base_url(self.scheme, self.host, self.port)
 
     @property
     def running(self) -> bool:

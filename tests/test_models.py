@@ -19,6 +19,7 @@ from harness.models import (
     Outcome,
     RunReport,
     Severity,
+    base_url,
     observation_from_dict,
     observation_to_dict,
     to_jsonable,
@@ -116,3 +117,9 @@ def test_probe_serialization_is_the_generic_one_plus_readable() -> None:
     obs = _obs(readable_headers=("X-Id",), cookie_sent=True, block_reason="r", elapsed_ms=1.5)
     assert observation_to_dict(obs) == {**to_jsonable(obs), "readable": True}
     assert observation_from_dict(json.loads(json.dumps(observation_to_dict(obs)))) == obs
+
+
+def test_base_url_brackets_ipv6_once() -> None:
+    assert base_url("http", "127.0.0.1", 8080) == "http://127.0.0.1:8080"
+    assert base_url("http", "::1", 8080) == "http://[::1]:8080"
+    assert base_url("https", "[::1]", 443) == "https://[::1]:443"

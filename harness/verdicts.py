@@ -269,6 +269,10 @@ def _describe(obs: Sequence[Observation], levels: dict[str, int]) -> str:
         if best == _SECRET:
             return f"credentialed read with the cookie (HTTP {statuses})"
         if best == _CRED:
+            # Under the permissive profile a read with the cookie is _CRED (it says what
+            # the server allows, not what a default browser does); say the cookie went.
+            if all(o.cookie_sent is True for o in hit):
+                return f"credentialed read with the cookie (HTTP {statuses})"
             no_cookie = all(o.cookie_sent is False for o in hit)
             suffix = ", no cookie sent" if no_cookie else ""
             return f"credentialed read (HTTP {statuses}{suffix})"

@@ -220,7 +220,7 @@ class SessionSetup:
 
     cookies: Sequence[Mapping[str, Any]] = ()
     storage_state: str | None = None
-    login_url: str | None = None
+    login_urls: Sequence[str] = ()
     proxy_url: str = ""
     accept_downloads: bool = False
 
@@ -381,8 +381,11 @@ class PlaywrightOriginPage:
         self._reasons: dict[str, str] = {}
         self._net_errors: dict[str, str] = {}
         self._urls: dict[str, str] = {}
+        self._blocked_cookies: dict[str, str] = {}
+        """CDP request id -> the cookies Chromium withheld from it, with its reasons."""
         if cdp is not None:
             cdp.on("Network.requestWillBeSent", self._on_request)
+            cdp.on("Network.requestWillBeSentExtraInfo", self._on_extra_info)
             cdp.on("Network.loadingFailed", self._on_failed)
         if engine is Engine.FIREFOX:
             # Firefox reports each CORS failure as a page error over WebDriver BiDi
@@ -406,8 +409,24 @@ class PlaywrightOriginPage:
         # Each probe URL carries "#corsproof=<probe id>"; the fragment never reaches
         # the server, but CDP reports it, so a failure maps to exactly one probe.
         fragment = str((params.get("request") or {}).get("urlFragment") or "")
+        if params.get("type") == "Preflight":
+            return  # a preflight never carries cookies; its cookie list says nothing
         if fragment.startswith(PROBE_FRAGMENT) and len(self._urls) < 50000:
             self._urls[str(params.get("requestId"))] = fragment[len(PROBE_FRAGMENT) :]
+
+    def _on_extra_info(self, params: Mapping[str, Any]) -> None:
+        # Chromium lists every cookie it considered, with why it was blocked. Only the
+        # names and reasons are kept: the event also carries the values.
+        blocked = []
+        for item in params.get("associatedCookies") or []:
+            reasons = [str(r) for r in item.get("blockedReasons") or []]
+            if set(reasons) & _NOT_FOR_THIS_URL:
+                continue  # a cookie of another host or path: never meant for this request
+            name = str((item.get("cookie") or {}).get("name") or "")[:128]
+            if reasons and name:
+                blocked.append(f"{name} withheld by chromium: {', '.join(reasons)[:200]}")
+        if blocked and len(self._blocked_cookies) < 50000:
+            self._blocked_cookies[str(params.get("requestId"))] = "; ".join(blocked[:8])
 
     def _on_failed(self, params: Mapping[str, Any]) -> None:
         probe = self._urls.get(str(params.get("requestId")))
@@ -437,6 +456,15 @@ class PlaywrightOriginPage:
 
     async def cors_reasons(self) -> Mapping[str, str]:
         return dict(self._reasons)
+
+    async def cookie_reasons(self) -> Mapping[str, str]:
+        """Why Chromium withheld cookies from each probe's request, by probe id."""
+        out: dict[str, str] = {}
+        for request_id, why in self._blocked_cookies.items():
+            probe = self._urls.get(request_id)
+            if probe is not None:
+                out[probe] = why
+        return out
 
     async def net_errors(self) -> Mapping[str, str]:
         """Network failures that were not CORS blocks, by probe id (Chromium only)."""
@@ -613,13 +641,19 @@ class PlaywrightSession:
                     await ctx.add_cookies(state["cookies"])
             if self.setup.cookies:
                 await ctx.add_cookies([dict(c) for c in self.setup.cookies])
-            if self.setup.login_url:
+            for url in self.setup.login_urls:
                 # Visited first-party, so the app sets its own cookies as it would
                 # for a user who logged in.
-                await page.goto(self.setup.login_url, wait_until="load", timeout=30000)
+                await page.goto(url, wait_until="load", timeout=30000)
             self._state = await ctx.storage_state()
         finally:
             await ctx.close()
+
+    @property
+    def session_cookies(self) -> tuple[dict[str, Any], ...]:
+        """The victim's cookies in this browser, attributes only (never the values)."""
+        state = self._state if isinstance(self._state, dict) else {}
+        return tuple(without_value(c) for c in state.get("cookies") or [])
 
     async def open_origin(self) -> OriginPage:
         opts = self._context_options()
@@ -642,6 +676,9 @@ class PlaywrightSession:
         if self._profile_dir:
             shutil.rmtree(self._profile_dir, ignore_errors=True)
 
+
+_NOT_FOR_THIS_URL = frozenset({"DomainMismatch", "NotOnPath"})
+"""Chromium's blocked reasons for cookies that do not belong to the request's URL at all."""
 
 FIREFOX_NETWORK_FAILURE = "CORS request did not succeed"
 """Firefox's catch-all reason; not specific enough to call a block or a failure."""
@@ -677,6 +714,11 @@ def parse_firefox_cors_error(text: str) -> tuple[str, str] | None:
     if status and status != "(null)" and reason != FIREFOX_NETWORK_FAILURE:
         reason = f"{reason}; status {status[:8]}"
     return probe, reason
+
+
+def without_value(cookie: Mapping[str, Any]) -> dict[str, Any]:
+    """A cookie's name and attributes, without its value, for witnessing and explaining."""
+    return {k: cookie[k] for k in ("name", "domain", "path", "sameSite", "secure") if k in cookie}
 
 
 def cookie_for_playwright(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.corscheck import explain_block
+from harness.corscheck import MAX_REDIRECTS, explain_block
 from harness.models import (
     CookiePolicy,
     Engine,
@@ -35,12 +35,13 @@ def classify(
     engine_error: str | None = None,
     cookie_sent: bool | None = None,
     timeout_ms: int = 0,
+    redirects: int = 0,
 ) -> Observation:
-    """One page result, judged. ``raw`` is the object the in-page runner returned."""
+    """One page result, judged. ``raw`` is the object the in-page runner returned.
+
+    ``redirects`` is how many redirect hops of this probe the wire witness saw."""
     origin = spec.variant.origin.serialize()
-    headers = list(spec.shape.headers) + (
-        list(spec.auth_headers) if spec.credentials.value == "include" else []
-    )
+    headers = list(spec.headers)
     common: dict[str, Any] = {
         "id": probe_id,
         "engine": engine,
@@ -95,6 +96,14 @@ def classify(
             status=status,
             error=f"{engine_error}" + (f" ({error})" if error else ""),
         )
+    last = evidence.actual if evidence is not None else None
+    if last is not None and last.status in REDIRECTS and redirects >= MAX_REDIRECTS:
+        # The wire saw the whole chain: the browser gave up on it, no CORS check failed.
+        return Observation(
+            **common,
+            outcome=Outcome.ERROR,
+            error=f"too many redirects: the browser stopped after {redirects} (seen at the wire)",
+        )
     answered = evidence is not None and _server_answered(evidence, spec.shape.preflighted)
     explanation = None
     if evidence is not None:
@@ -119,6 +128,9 @@ def classify(
         if server_err:
             cause = f"{cause} (server: {server_err})"
     return Observation(**common, outcome=Outcome.ERROR, error=cause)
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def _server_answered(evidence: Evidence, preflighted: bool) -> bool:

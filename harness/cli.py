@@ -27,6 +27,7 @@ from harness.config import (
     combine_remotes,
     load_storage_state,
     parse_bind,
+    parse_connect_to,
     parse_cookie,
     parse_cookie_policy,
     parse_engines,
@@ -136,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--shard", metavar="I/N", help="run only part I of N of the probe plan")
     t.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR:PORT",
+        help="reach HOST:PORT at ADDR:PORT instead (as curl's --connect-to): browsers keep "
+        "the target's name, origin and cookies (repeatable)",
+    )
+    t.add_argument(
         "--per-class",
         type=int,
         metavar="N",
@@ -156,12 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="'NAME: VALUE'",
-        help="credential header such as a bearer token, sent on credentialed probes",
+        help="credential header such as a bearer token (repeatable). Sent the way a token "
+        "frontend sends it, on its own probe shape; never counted as exploitable, because "
+        "no browser attaches it by itself",
     )
     s.add_argument(
         "--login-url",
+        action="append",
+        default=[],
         metavar="URL",
-        help="visited first-party in each browser before probing, so the app sets its cookies",
+        help="visited first-party in each browser before probing, so the app sets its own "
+        "cookies with their real attributes (repeatable, visited in order)",
     )
     s.add_argument(
         "--storage-state",
@@ -202,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--unsafe",
         action="store_true",
         help="allow state-changing methods (POST, PUT, PATCH, DELETE) against the target",
+    )
+    b.add_argument(
+        "--no-wire-witness",
+        dest="wire",
+        action="store_false",
+        help="tunnel target traffic untouched instead of relaying and recording it; then "
+        "whether the session cookie went, and whose data came back, stay unknown "
+        "(except against the lab, whose log still tells). For measuring the witness's cost",
     )
     b.add_argument(
         "--timeout",
@@ -331,8 +353,8 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
     if ns.storage_state:
         storage, state_secrets = load_storage_state(ns.storage_state)
         secrets.extend(state_secrets)
-    if ns.login_url:
-        parse_target(ns.login_url)
+    for url in ns.login_url:
+        parse_target(url)
     try:
         formats = parse_formats(ns.format)
     except ValueError as exc:
@@ -386,7 +408,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         cookie_policies=parse_cookie_policy(ns.cookie_policy),
         cookies=cookies,
         headers=headers,
-        login_url=ns.login_url,
+        login_urls=tuple(ns.login_url),
         storage_state=storage,
         insecure=ns.insecure,
         unsafe=ns.unsafe or lab,
@@ -402,6 +424,8 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         shard=shard,
         per_class=ns.per_class,
         bind=parse_bind(ns.bind),
+        connect_to=tuple(parse_connect_to(c) for c in ns.connect_to),
+        wire=ns.wire,
         quiet=ns.quiet,
         secrets=tuple(secrets),
     )

@@ -114,7 +114,8 @@ class RunConfig:
     cookie_policies: tuple[CookiePolicy, ...] = (CookiePolicy.DEFAULT, CookiePolicy.PERMISSIVE)
     cookies: tuple[CookieSpec, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
-    login_url: str | None = None
+    login_urls: tuple[str, ...] = ()
+    """Visited first-party, in order, so the app sets the victim's cookies itself."""
     storage_state: Path | None = None
     insecure: bool = False
     unsafe: bool = False
@@ -133,6 +134,10 @@ class RunConfig:
     bind: str = "127.0.0.1"
     """Address of the page servers and the proxy; remote browsers must reach it."""
     quiet: bool = False
+    connect_to: tuple[tuple[str, int, str, int], ...] = ()
+    """``--connect-to``: (host, port) the browsers ask for -> (address, port) really used."""
+    wire: bool = True
+    """Relay and witness every exchange with the targets (``--no-wire-witness`` turns it off)."""
     secrets: tuple[str, ...] = field(default=(), repr=False)
     """Every secret value the run was given, so that it can be redacted everywhere."""
 
@@ -148,7 +153,7 @@ class RunConfig:
             "cookie_policies": [p.value for p in self.cookie_policies],
             "cookies": [c.name for c in self.cookies],
             "headers": [name for name, _ in self.headers],
-            "login_url": self.login_url,
+            "login_urls": list(self.login_urls),
             "storage_state": bool(self.storage_state),
             "insecure": self.insecure,
             "unsafe": self.unsafe,
@@ -161,7 +166,13 @@ class RunConfig:
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             "per_class": self.per_class,
             "remote": {c.engine.value: c.remote.display for c in self.engines if c.remote},
+            "connect_to": [f"{h}:{p}:{a}:{q}" for h, p, a, q in self.connect_to],
+            "wire_witness": self.wire,
         }
+
+    def connect_to_map(self) -> dict[tuple[str, int], tuple[str, int]]:
+        """``--connect-to`` as a lookup: (host, port) -> (address, port)."""
+        return {(h.lower(), p): (a, q) for h, p, a, q in self.connect_to}
 
     def warnings(self) -> list[str]:
         """One-line warnings about a configuration that is valid but probably wrong."""
@@ -199,6 +210,26 @@ def parse_bind(text: str) -> str:
         raise ConfigError(
             f"--bind {text!r}: must be an IP address of this machine, e.g. 127.0.0.1, 0.0.0.0 or ::"
         ) from None
+
+
+def parse_connect_to(text: str) -> tuple[str, int, str, int]:
+    """``--connect-to HOST:PORT:ADDRESS:PORT``, as curl has it (IPv6 in brackets).
+
+    Browsers still use HOST (its origin, cookies and TLS name); corsproof's proxy opens
+    the connection to ADDRESS:PORT instead, e.g. a staging server or a local copy.
+    """
+    parts = re.findall(r"\[[^\]]*\]|[^:]+", text.strip())
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[3].isdigit():
+        raise ConfigError(
+            f"--connect-to {text!r}: expected HOST:PORT:ADDRESS:PORT, e.g. "
+            "api.example.com:443:127.0.0.1:8443"
+        )
+    host, port, address, dest = parts[0].strip("[]").lower(), int(parts[1]), parts[2], int(parts[3])
+    if not 0 < port < 65536 or not 0 < dest < 65536:
+        raise ConfigError(f"--connect-to {text!r}: ports must be 1-65535")
+    if any(c in host + address for c in " /?#@\t\r\n"):
+        raise ConfigError(f"--connect-to {text!r}: invalid host or address")
+    return host, port, address.strip("[]"), dest
 
 
 def parse_target(text: str) -> str:

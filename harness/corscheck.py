@@ -18,6 +18,9 @@ _SIMPLE_CONTENT_TYPES = frozenset(
     {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
 )
 
+MAX_REDIRECTS = 20
+"""Browsers give up after 20 redirects (Fetch standard, HTTP-redirect fetch)."""
+
 
 def needs_preflight(method: str, headers: Sequence[tuple[str, str]]) -> bool:
     """Whether a cors-mode request with these author headers is preflighted."""

@@ -52,6 +52,7 @@ def merge(
     from harness.headercheck import disagreements, header_scan
     from harness.rules import rules_for_report
     from harness.verdicts import judge
+    from harness.witness import with_victim_data
 
     observations: dict[str, Observation] = {}
     evidence: dict[str, Evidence] = {}
@@ -74,7 +75,9 @@ def merge(
             ToolError(str(e.get("kind")), str(e.get("message"))) for e in data.get("errors", [])
         ]
         legit |= set((data.get("config") or {}).get("legit_origins") or [])
-    obs = list(observations.values())
+    # Whose data each answer was is judged again over the joined runs: more reference
+    # answers, and shards that split origins see each other's.
+    obs = with_victim_data(list(observations.values()))
     ev = list(evidence.values())
     findings = judge(obs, ev, env=env, engines_run=list(browsers))
     header_only = header_scan(ev, legit_origins=sorted(legit))

@@ -16,8 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-SCHEMA_VERSION = 1
-"""Bumped whenever a field that consumers rely on changes meaning or disappears."""
+SCHEMA_VERSION = 2
+"""Bumped whenever a field that consumers rely on changes meaning or disappears.
+
+2: probes gained ``authorization_sent``, ``victim_data``, ``victim_note``,
+``cookie_note``, ``wire_status``, ``wire_body_hash`` and ``evidence``; ``cookie_sent``
+is measured at the wire on every target (it was the lab's log only, else null);
+evidence comes from the browser's own exchanges (``source: wire``)."""
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -242,6 +247,9 @@ class Shape:
     description: str = ""
     safe_substitute: bool = False
     """True when a safe method stands in for a state-changing one (no ``--unsafe``)."""
+    token: bool = False
+    """The request carries the user's ``--header`` credentials (a bearer token), as a
+    token-based frontend sends them: never ambient, so never counted as exploitable."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +264,17 @@ class ProbeSpec:
     api: str = "fetch"
     """``fetch`` or ``xhr``."""
     auth_headers: tuple[tuple[str, str], ...] = ()
-    """Credential headers (bearer tokens) sent with ``credentials=include`` probes."""
+    """The user's credential headers (bearer tokens); only token shapes carry them."""
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The request headers page JavaScript sets: the shape's, then the user's credentials
+        (which replace a shape header of the same name)."""
+        if not self.auth_headers:
+            return self.shape.headers
+        names = {n.lower() for n, _ in self.auth_headers}
+        kept = tuple((n, v) for n, v in self.shape.headers if n.lower() not in names)
+        return kept + self.auth_headers
 
 
 @dataclass(frozen=True)
@@ -285,7 +303,23 @@ class Observation:
     error: str | None = None
     block_reason: str | None = None
     cookie_sent: bool | None = None
+    """The victim's session cookie went with the actual request, as seen at the wire;
+    None when no request of this probe reached the target (never assumed)."""
     preflighted: bool = False
+    authorization_sent: bool | None = None
+    """The user's token (``--header``) went with the actual request, seen at the wire."""
+    victim_data: bool | None = None
+    """The answer held the victim's data (True), an anonymous answer (False), or
+    cannot be told (None, with ``victim_note``); see :func:`harness.witness.whose_data`."""
+    victim_note: str | None = None
+    cookie_note: str | None = None
+    """Why the session cookie was not sent: the engine's own reason where it gives one
+    (Chromium), else an explanation from the cookie's attributes, labelled as such."""
+    wire_status: int | None = None
+    wire_body_hash: str | None = None
+    """The target's answer to this probe's actual request, as seen at the wire."""
+    evidence: str | None = None
+    """Key of this probe's exchanges in :attr:`RunReport.evidence`."""
 
     @property
     def readable(self) -> bool:
@@ -303,6 +337,19 @@ class HttpExchange:
     status: int | None
     response_headers: tuple[tuple[str, str], ...] = ()
     error: str | None = None
+    source: str = "replay"
+    """``wire``: the browser's own request, recorded by the proxy; ``replay``: sent from
+    Python because no browser request exists (an origin no engine could produce)."""
+    cookies: tuple[str, ...] = ()
+    """Wire only: names of the cookies the request carried (never their values)."""
+    authorization: bool | None = None
+    """Wire only: whether the request carried an ``Authorization`` header."""
+    protocol: str = ""
+    """Wire only: the protocol spoken to the target, e.g. ``HTTP/1.1``."""
+    body_length: int | None = None
+    body_hash: str | None = None
+    """Wire only: length and hash of the decoded response body (never the body)."""
+    body_truncated: bool = False
 
     def header(self, name: str) -> str | None:
         """The response header values joined with ``, ``, or None when absent."""
@@ -332,6 +379,33 @@ class HeaderVerdict:
     reason: str
 
 
+class Reach(str, enum.Enum):
+    """Who could read the victim's data, in one engine and cookie profile."""
+
+    CROSS_SITE = "cross-site"
+    """A page on another site: any website the victim visits."""
+    SAME_SITE = "same-site"
+    """Only pages on the target's own site: the attacker needs a sibling subdomain (or,
+    for an http origin, a network position)."""
+    NONE = "none"
+    """Nobody: no read carried the session and came back with the victim's data."""
+    UNKNOWN = "unknown"
+    """A credentialed read happened, but whether it held the victim's data is unknown."""
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Whether a finding is exploitable in one engine and cookie profile, as measured."""
+
+    engine: Engine
+    cookie_policy: CookiePolicy
+    reach: Reach
+    origins: tuple[str, ...] = ()
+    """The attacker origins whose reads carried the session and the victim's data."""
+    note: str = ""
+    """Why: e.g. the reason the cookie was withheld, or why the data cannot be told."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """A judgement about a target, backed by probe ids."""
@@ -351,6 +425,8 @@ class Finding:
     header_check: HeaderVerdict | None = None
     evidence: tuple[str, ...] = ()
     """Keys into :attr:`RunReport.evidence`."""
+    exposure: tuple[Exposure, ...] = ()
+    """Attacker findings: per engine and cookie profile, who could read the victim's data."""
 
 
 @dataclass(frozen=True)
@@ -513,6 +589,13 @@ def exchange_from_dict(data: Mapping[str, Any] | None) -> HttpExchange | None:
         status=data.get("status"),
         response_headers=tuple((str(k), str(v)) for k, v in data.get("response_headers") or ()),
         error=data.get("error"),
+        source=str(data.get("source") or "replay"),
+        cookies=tuple(str(c) for c in data.get("cookies") or ()),
+        authorization=data.get("authorization"),
+        protocol=str(data.get("protocol") or ""),
+        body_length=data.get("body_length"),
+        body_hash=data.get("body_hash"),
+        body_truncated=bool(data.get("body_truncated")),
     )
 
 

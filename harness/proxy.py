@@ -1,9 +1,11 @@
 """A small forward proxy that lets pages have exact origins while everything runs on loopback.
 
 Browsers send every request through it. Requests for impersonated origins (the
-attacker and legitimate pages) go to the local page server; requests for the
-configured targets pass through untouched, CONNECT included; anything else is
-refused, so the proxy is never an open relay.
+attacker and legitimate pages) go to the local page server. Requests for the
+configured targets are relayed and witnessed (:mod:`harness.relay`,
+:mod:`harness.wire`): for https targets the proxy terminates the browser's TLS with
+the run's CA, which the probing browsers accept, and opens its own connection to the
+target. Anything else is refused, so the proxy is never an open relay.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import asyncio
 import contextlib
 import functools
 import socket
+import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.errors import LaunchError
 from harness.models import base_url
+from harness.relay import PAGE_PREFIX, Relay, Upstream, connect
+from harness.relay import read_head as _read_head
+from harness.wire import WireLog
 
 HostPort = tuple[str, int]
 
@@ -55,10 +61,22 @@ class ForwardProxy:
         *,
         bind: str = "127.0.0.1",
         fallback: Mapping[int, HostPort] | None = None,
+        intercept: Mapping[HostPort, Upstream] | None = None,
+        pages: Mapping[HostPort, Upstream] | None = None,
+        server_ssl: ssl.SSLContext | None = None,
+        wire: WireLog | None = None,
+        timeout: float = 10.0,
     ) -> None:
         self.fallback = dict(fallback or {})
         self.routes = {(h.lower(), p): dest for (h, p), dest in routes.items()}
         self.passthrough = {(h.lower(), p) for h, p in passthrough}
+        self.intercept = {(h.lower(), p): up for (h, p), up in (intercept or {}).items()}
+        """Configured targets whose exchanges are relayed and recorded."""
+        self.pages = {(h.lower(), p): up for (h, p), up in (pages or {}).items()}
+        """Targets that share a host with an impersonated origin: where its page paths go."""
+        self.server_ssl = server_ssl
+        self.wire = wire if wire is not None else WireLog()
+        self.timeout = timeout
         self.bind = bind
         self.port = 0
         self.stats = ProxyStats()
@@ -85,6 +103,20 @@ class ForwardProxy:
         # Unknown names go to our own page server, never to the network: that is
         # how a host an engine rewrote (e.g. percent-escaped) still shows its origin.
         return self.fallback.get(port)
+
+    def upstream_for(self, host: str, port: int, path: str) -> Upstream | None:
+        """Where one request goes (relayed connections), or None when it is refused."""
+        key = (host.lower(), port)
+        up = self.intercept.get(key)
+        if up is not None:
+            if path.startswith(PAGE_PREFIX) and key in self.pages:
+                return self.pages[key]
+            return up
+        dest = self.resolve(host, port)
+        if dest is None:
+            self._refuse(host, port)
+            return None
+        return Upstream(dest[0], dest[1])
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
@@ -192,19 +224,29 @@ class ForwardProxy:
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, label: str
     ) -> None:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
-        request_line, _, rest = head.partition(b"\r\n")
-        parts = request_line.decode("latin-1").split(" ")
+        try:
+            head = await asyncio.wait_for(_read_head(reader, allow_eof=True), HEAD_TIMEOUT)
+        except ValueError:  # unparsable: not a request this proxy serves
+            await _reply(writer, 400, "malformed request")
+            return
+        if head is None:
+            return
+        parts = head.first.split(" ")
         if len(parts) != 3:
             await _reply(writer, 400, "malformed request line")
             return
-        method, target, version = parts
+        method, target, _version = parts
         seen = self.stats.seen_hosts.setdefault(label, set())
         if len(seen) < 10000:
             hostpart = target.split("://", 1)[-1].split("/", 1)[0].lower()
             seen.add(hostpart if ":" in hostpart.rsplit("]", 1)[-1] else f"{hostpart}:80")
+        relay = Relay(self.upstream_for, self.wire, label, "http", self.timeout)
         if method.upper() == "CONNECT":
             host, port = _split_hostport(target, 443)
+            intercepted = self.intercept.get((host.lower(), port))
+            if intercepted is not None and self.server_ssl is not None:
+                await self._intercept(reader, writer, host, port, intercepted, label)
+                return
             dest = self.resolve(host, port)
             if dest is None:
                 self._refuse(host, port)
@@ -221,32 +263,48 @@ class ForwardProxy:
         if not target.lower().startswith("http://"):
             await _reply(writer, 400, "corsproof proxy: absolute http:// URI required")
             return
-        hostport, _, path = target[len("http://") :].partition("/")
-        host, port = _split_hostport(hostport, 80)
-        dest = self.resolve(host, port)
-        if dest is None:
-            self._refuse(host, port)
-            await _reply(writer, 403, "corsproof proxy: not a configured target")
-            return
-        upstream = await self._open(dest, writer)
-        if upstream is None:
-            return
-        up_reader, up_writer = upstream
-        # One request per proxy connection keeps framing trivial: the next request
-        # on a keep-alive connection could be for another host.
-        headers = [
-            line
-            for line in rest.split(b"\r\n")
-            if line
-            and not line.lower().startswith((b"proxy-connection:", b"connection:", b"keep-alive:"))
-            and not line.lower().startswith(b"proxy-authorization:")
-        ]
-        new_head = f"{method} /{path} {version}\r\n".encode("latin-1")
-        new_head += b"\r\n".join([*headers, b"Connection: close"]) + b"\r\n\r\n"
-        up_writer.write(new_head)
-        await up_writer.drain()
         self.stats.forwarded += 1
-        await _pipe_both(reader, writer, up_reader, up_writer)
+        await relay.run(reader, writer, head)
+
+    async def _intercept(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        host: str,
+        port: int,
+        upstream: Upstream,
+        label: str,
+    ) -> None:
+        """Terminate the browser's TLS for a configured target and relay what it sends.
+
+        The target is connected first, so a target that refuses the connection or
+        fails its TLS check gives the browser the same failed tunnel it would get
+        without the witness.
+        """
+        assert self.server_ssl is not None
+        try:
+            server = await connect(upstream, CONNECT_TIMEOUT)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+            await _reply(
+                writer,
+                502,
+                f"corsproof proxy: cannot reach {host}:{port}: {reason or type(exc).__name__}",
+            )
+            return
+        writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        await writer.drain()
+        self.stats.tunnels += 1
+        try:
+            await asyncio.wait_for(writer.start_tls(self.server_ssl), HEAD_TIMEOUT)
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
+            server.close()
+            return
+        relay = Relay(
+            self.upstream_for, self.wire, label, "https", self.timeout, authority=(host, port)
+        )
+        relay.adopt(server, upstream)
+        await relay.run(reader, writer)
 
     def _refuse(self, host: str, port: int) -> None:
         self.stats.refused += 1

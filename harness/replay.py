@@ -17,13 +17,11 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from harness.corscheck import needs_preflight, preflight_check
+from harness.corscheck import MAX_REDIRECTS, needs_preflight, preflight_check
 from harness.models import Credentials, Evidence, HttpExchange, ProbeSpec
 from harness.redact import Redactor
 
 MAX_BODY = 64 * 1024
-MAX_REDIRECTS = 20
-"""Browsers give up after 20 redirects (Fetch standard, HTTP-redirect fetch)."""
 
 
 class RateLimiter:
@@ -125,7 +123,7 @@ class Replayer:
         """Preflight (when the shape needs one) and actual request for one probe."""
         origin = spec.variant.origin.serialize()
         include = spec.credentials is Credentials.INCLUDE
-        author = list(spec.shape.headers) + (list(spec.auth_headers) if include else [])
+        author = list(spec.headers)
         preflight = None
         if needs_preflight(spec.shape.method, author):
             names = sorted(
@@ -215,16 +213,19 @@ class Replayer:
             (parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
         )
         send_url = url
+        extensions: dict[str, str] = {}
         if dest is not None:
             # The lab answers on loopback under another name: connect there directly
             # and keep the name in the Host header.
             send_url = str(parsed.copy_with(host=dest[0], port=dest[1]))
             headers = [*headers, ("Host", parsed.netloc.decode("ascii"))]
+            # The certificate is checked against the name, not the address connected to.
+            extensions["sni_hostname"] = parsed.host
         async with self._sem:
             await self._limiter.wait()
             try:
                 async with self._client.stream(
-                    method, send_url, headers=list(headers), content=body
+                    method, send_url, headers=list(headers), content=body, extensions=extensions
                 ) as resp:
                     read = 0
                     # Drain a bounded prefix only: a hostile target may stream forever.

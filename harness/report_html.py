@@ -180,7 +180,7 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
         "exposure": [
             {
                 "engine": engine_label(e.engine),
-                "state": "yes" if e.default else ("cookies" if e.permissive_only else "no"),
+                "state": e.state,
                 "worst": clean(e.worst) if e.worst else "",
                 "rules": ", ".join(clean(r) for r in e.rules),
                 "targets": _engine_targets(targets, e.engine),
@@ -247,7 +247,9 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
 
 def _engine_targets(targets: Sequence[TargetExposure], engine: str) -> str:
     """``in 14 of 23 targets`` (+ how many only with third-party cookies) for one engine."""
-    yes = sum(1 for t in targets if (engine, "yes") in t.engines)
+    yes = sum(
+        1 for t in targets if (engine, "yes") in t.engines or (engine, "same-site") in t.engines
+    )
     cookies = sum(1 for t in targets if (engine, "cookies") in t.engines)
     if not yes and not cookies:
         return ""
@@ -277,7 +279,7 @@ def _overview_row(
         outcome, role = p.get("outcome"), p.get("role")
         if outcome == "readable" and role == "attacker":
             read_by.add(str(p.get("origin")))
-            if p.get("cookie_sent"):
+            if p.get("cookie_sent") and p.get("victim_data") is True:
                 read_with_cookie.add(str(p.get("origin")))
                 cookie_reads.setdefault(str(p.get("engine")), set()).add(
                     str(p.get("cookie_policy") or DEFAULT_POLICY)
@@ -322,7 +324,7 @@ def _common_host(targets: Sequence[str]) -> str:
 
 def _probe_note(state: str, policies: set[str]) -> str:
     """A note when an engine's probes read with the cookie though no finding says so."""
-    if state == "yes" or not policies:
+    if state in ("yes", "same-site") or not policies:
         return ""
     if DEFAULT_POLICY in policies:
         return "but probes read with the cookie"
@@ -744,6 +746,7 @@ def _evidence_model(e: Mapping[str, Any]) -> dict[str, Any]:
 def _exchange_model(label: str, x: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "label": label,
+        "source": _source_line(x),
         "method": clean(x.get("method")),
         "url": clean(x.get("url")),
         "status": clean(x.get("status")) if x.get("status") is not None else "no response",
@@ -751,6 +754,27 @@ def _exchange_model(label: str, x: Mapping[str, Any]) -> dict[str, Any]:
         "request_headers": [(clean(k), clean(v)) for k, v in _pairs(x.get("request_headers"))],
         "response_headers": [(clean(k), clean(v)) for k, v in _pairs(x.get("response_headers"))],
     }
+
+
+def _source_line(x: Mapping[str, Any]) -> str:
+    """Where an exchange was seen, and what of it was kept, in one line."""
+    if x.get("source") != "wire":
+        return (
+            "Sent from Python (the replay): no browser made this request, e.g. no engine "
+            "could produce the origin."
+        )
+    cookies = [clean(c) for c in x.get("cookies") or []]
+    parts = [
+        f"The browser's own request, recorded at the wire ({clean(x.get('protocol') or 'HTTP')} "
+        "to the target)",
+        "cookies sent: " + (", ".join(cookies) if cookies else "none") + " (names only)",
+        "Authorization header: " + ("sent (value not kept)" if x.get("authorization") else "none"),
+    ]
+    if x.get("body_length") is not None:
+        parts.append(
+            f"response body: {clean(x.get('body_length'))} bytes, {clean(x.get('body_hash'))}"
+        )
+    return "; ".join(parts) + "."
 
 
 def _pairs(value: Any) -> list[tuple[str, str]]:
@@ -829,13 +853,19 @@ def _probe_row(p: Mapping[str, Any]) -> dict[str, Any]:
         "status": opt("status"),
         "body_length": opt("body_length"),
         "readable_headers": ", ".join(clean(h) for h in p.get("readable_headers") or []),
-        "cookie_sent": ""
-        if p.get("cookie_sent") is None
-        else ("yes" if p["cookie_sent"] else "no"),
+        "cookie_sent": _yes_no(p.get("cookie_sent"), p.get("cookie_note")),
+        "victim": _yes_no(p.get("victim_data"), p.get("victim_note"), only_unknown=True),
         "preflighted": "yes" if p.get("preflighted") else "no",
         "elapsed": f"{float(elapsed):.0f}" if isinstance(elapsed, (int, float)) else "",
         "reason": clean(p.get("block_reason") or p.get("error") or ""),
     }
+
+
+def _yes_no(value: Any, note: Any, *, only_unknown: bool = False) -> str:
+    """A witnessed fact as yes/no/unknown, with its reason for a no (or only an unknown)."""
+    word = "unknown" if value is None else ("yes" if value else "no")
+    explain = value is None or (value is False and not only_unknown)
+    return f"{word} ({clean(note)})" if note and explain else word
 
 
 __all__ = ["CSP", "build_model", "curl_actual", "curl_preflight", "render", "write"]

@@ -214,6 +214,43 @@ def _applies_by_default(finding: Mapping[str, Any]) -> bool:
     return not policies or DEFAULT_POLICY in policies
 
 
+def finding_state(finding: Mapping[str, Any], engine: str) -> str:
+    """How a vulnerability finding applies in one engine: ``yes`` (any website can read
+    the victim's data in a default browser), ``same-site`` (only same-site origins can),
+    ``cookies`` (only with third-party cookies allowed), ``unknown`` or ``no``.
+
+    Read from the finding's measured ``exposure``; a finding without one (a report
+    from before the wire witness) falls back to its engines and cookie profiles.
+    """
+    measured = list(finding.get("exposure") or [])
+    if not measured:
+        if engine not in [str(e) for e in finding.get("engines") or []]:
+            return "no"
+        return "yes" if _applies_by_default(finding) else "cookies"
+    exposure = [e for e in measured if str(e.get("engine")) == engine]
+    default = {str(e.get("reach")) for e in exposure if e.get("cookie_policy") == DEFAULT_POLICY}
+    other = {str(e.get("reach")) for e in exposure if e.get("cookie_policy") != DEFAULT_POLICY}
+    if "cross-site" in default:
+        return "yes"
+    if "same-site" in default:
+        return "same-site"
+    if other & {"cross-site", "same-site"}:
+        return "cookies"
+    if "unknown" in default | other:
+        return "unknown"
+    return "no"
+
+
+_STATE_ORDER = ("yes", "same-site", "cookies", "unknown", "no")
+"""Engine states, most exposed first."""
+
+
+def worst_state(states: Iterable[str]) -> str:
+    """The most exposed of these states (``no`` for none)."""
+    found = set(states)
+    return next((s for s in _STATE_ORDER if s in found), "no")
+
+
 @dataclass(frozen=True)
 class EngineExposure:
     """Whether one engine is exploitable, derived from vulnerability findings."""
@@ -226,29 +263,41 @@ class EngineExposure:
     worst: str | None
     """Worst severity of the vulnerability findings in this engine."""
     rules: tuple[str, ...] = ()
+    state: str = "no"
+    """:func:`finding_state`'s answer, worst over the findings."""
 
 
 def engine_exposure(report: Mapping[str, Any]) -> list[EngineExposure]:
     """Per engine of the run: is any vulnerability finding exploitable there, and how badly."""
     out: list[EngineExposure] = []
     for engine in run_engines(report):
-        default = permissive = False
+        states: list[str] = []
         worst: str | None = None
         rules: list[str] = []
         for f in report.get("findings") or []:
-            if not is_vulnerability(f) or engine not in [str(e) for e in f.get("engines") or []]:
+            if not is_vulnerability(f):
                 continue
-            if _applies_by_default(f):
-                default = True
-            else:
-                permissive = True
+            state = finding_state(f, engine)
+            if state == "no" and engine not in [str(e) for e in f.get("engines") or []]:
+                continue
+            states.append(state)
             sev = str(f.get("severity", ""))
             if worst is None or severity_rank(sev) > severity_rank(worst):
                 worst = sev
             rule = str(f.get("rule", ""))
             if rule not in rules:
                 rules.append(rule)
-        out.append(EngineExposure(engine, default, permissive and not default, worst, tuple(rules)))
+        state = worst_state(states)
+        out.append(
+            EngineExposure(
+                engine,
+                state in ("yes", "same-site"),
+                state == "cookies",
+                worst,
+                tuple(rules),
+                state,
+            )
+        )
     return out
 
 
@@ -260,8 +309,7 @@ class TargetExposure:
     worst: str | None
     """Worst severity of any finding on the target (None: no finding)."""
     engines: tuple[tuple[str, str], ...]
-    """(engine, state) per run engine; state ``yes`` (default browser), ``cookies``
-    (only with third-party cookies allowed) or ``no``."""
+    """(engine, state) per run engine, as :func:`finding_state` says."""
     rules: tuple[str, ...]
     """Rules of the vulnerability findings on the target."""
     other_rules: tuple[str, ...]
@@ -269,7 +317,7 @@ class TargetExposure:
 
     @property
     def exploitable(self) -> bool:
-        return any(state == "yes" for _, state in self.engines)
+        return any(state in ("yes", "same-site") for _, state in self.engines)
 
 
 def target_exposure(report: Mapping[str, Any]) -> list[TargetExposure]:
@@ -292,19 +340,10 @@ def target_exposure(report: Mapping[str, Any]) -> list[TargetExposure]:
             sev = str(f.get("severity", ""))
             if worst is None or severity_rank(sev) > severity_rank(worst):
                 worst = sev
-        states: list[tuple[str, str]] = []
-        for engine in engines:
-            hits = [
-                f
-                for f in findings
-                if is_vulnerability(f) and engine in [str(e) for e in f.get("engines") or []]
-            ]
-            if any(_applies_by_default(f) for f in hits):
-                states.append((engine, "yes"))
-            elif hits:
-                states.append((engine, "cookies"))
-            else:
-                states.append((engine, "no"))
+        states = [
+            (engine, worst_state(finding_state(f, engine) for f in findings if is_vulnerability(f)))
+            for engine in engines
+        ]
         rules = tuple(
             dict.fromkeys(str(f.get("rule", "")) for f in findings if is_vulnerability(f))
         )
@@ -314,9 +353,8 @@ def target_exposure(report: Mapping[str, Any]) -> list[TargetExposure]:
         out.append(TargetExposure(target, worst, tuple(states), rules, others))
 
     def rank(t: TargetExposure) -> tuple[int, int]:
-        states = {s for _, s in t.engines}
-        level = 2 if "yes" in states else 1 if "cookies" in states else 0
-        return (-level, -severity_rank(t.worst) if t.worst else 1)
+        level = _STATE_ORDER.index(worst_state(s for _, s in t.engines))
+        return (level, -severity_rank(t.worst) if t.worst else 1)
 
     return sorted(out, key=rank)
 
@@ -340,6 +378,8 @@ def _credentialed_read(report: Mapping[str, Any], findings: Sequence[Mapping[str
         str(p.get("id")) in ids
         and bool(p.get("readable", p.get("outcome") == "readable"))
         and str(p.get("credentials")) == "include"
+        and p.get("cookie_sent") is True
+        and p.get("victim_data") is True
         for p in report.get("probes") or []
     )
 
@@ -354,8 +394,12 @@ def verdict(report: Mapping[str, Any]) -> Verdict:
     others = len(report.get("findings") or []) - len(vulns)
     other_note = f" {others} functional or hygiene finding(s) are listed below." if others else ""
     if default_engines:
-        backing = [f for f in vulns if _applies_by_default(f)]
-        what = "credentialed responses" if _credentialed_read(report, backing) else "responses"
+        backing = [
+            f
+            for f in vulns
+            if any(finding_state(f, e) in ("yes", "same-site") for e in default_engines)
+        ]
+        what = "the victim's data" if _credentialed_read(report, backing) else "responses"
         return Verdict(
             "exploitable",
             f"Exploitable: attacker origins can read {what} in {join_engines(default_engines)}",

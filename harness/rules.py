@@ -570,6 +570,19 @@ _RULE_LIST: tuple[Rule, ...] = (
         _EXPOSE,
     ),
     Rule(
+        "token-read-cross-origin",
+        "A page holding the token could read responses from another origin",
+        Severity.LOW,
+        HYGIENE,
+        "Attacker origins could read what the API answers to a request that carries the "
+        "user's token (corsproof supplied the token to find out). Browsers never attach a "
+        "bearer token by themselves, so no other site can use this to read the user's data "
+        "through CORS: it only matters if the token reaches another origin's script.",
+        "Allow only the frontend's exact origins; a token-based API needs no "
+        "Access-Control-Allow-Credentials. " + _ALLOWLIST_FIX,
+        _NO_CREDENTIALS,
+    ),
+    Rule(
         "errors-without-cors",
         "Error responses lack CORS headers",
         Severity.LOW,

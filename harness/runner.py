@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from harness import browsers
+import certifi
+
+from harness import browsers, wire, witness
 from harness.browsers import (
     EngineMissing,
     EngineSession,
@@ -58,8 +60,10 @@ from harness.models import (
 )
 from harness.pages import PROBE_PATH, REDIRECT_PATH, create_app
 from harness.redact import Redactor
+from harness.relay import Upstream
 from harness.replay import RateLimiter, Replayer, evidence_key
 from harness.servers import BackgroundServer
+from harness.wire import WireLog
 from scenarios.catalogue import expand_origins
 from scenarios.plan import build_plan, context_groups, shard
 from scenarios.shapes import default_shapes
@@ -128,7 +132,7 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
     )
     if config.per_class:
         variants = _cap_per_class(variants, config.per_class)
-    shapes = default_shapes(unsafe=config.unsafe, lab=config.lab)
+    shapes = default_shapes(unsafe=config.unsafe, lab=config.lab, token=bool(config.headers))
     specs = build_plan(list(targets), variants, shapes, auth_headers=list(config.headers))
     notes = []
     if config.shard:
@@ -147,6 +151,14 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
         )
     return Plan(tuple(targets), tuple(variants), tuple(specs), tuple(notes))
 
+
+DEFAULT_PROFILES: Mapping[Engine, str] = {
+    Engine.CHROMIUM: "Google Chrome as shipped: third-party cookies allowed (a fresh "
+    "profile of Debian's Chromium 156 blocks them; measured, docs/engines.md)",
+    Engine.FIREFOX: "Firefox as shipped: Total Cookie Protection, no cookie to a third-party site",
+    Engine.WEBKIT: "Safari as shipped: Intelligent Tracking Prevention on, no third-party cookies",
+}
+"""Which browser, as its users run it, each engine's ``default`` cookie profile stands for."""
 
 _ENGINE_NOTES = (
     "Chromium's default profile already sends third-party cookies (as default Chrome does), "
@@ -189,11 +201,17 @@ def page_url(variant: OriginVariant) -> str:
     return f"{host_origin.serialize()}{PROBE_PATH}?{query}"
 
 
-def probe_url(spec: ProbeSpec) -> str:
-    """The URL page JavaScript requests for this probe."""
+def probe_url(spec: ProbeSpec, marker: str | None = None) -> str:
+    """The URL page JavaScript requests for this probe, with the wire marker if given.
+
+    The marker (:func:`harness.wire.mark`) is removed by the proxy before the request
+    reaches the target; for a redirect variant it rides on the URL the redirector
+    sends the browser to, so the hop that reaches the target carries it.
+    """
+    target = wire.mark(spec.target, marker) if marker else spec.target
     if spec.variant.via is Via.REDIRECT:
-        return f"{REDIRECTOR.serialize()}{REDIRECT_PATH}?to={quote(spec.target, safe='')}"
-    return spec.target
+        return f"{REDIRECTOR.serialize()}{REDIRECT_PATH}?to={quote(target, safe='')}"
+    return target
 
 
 class Harness:
@@ -207,6 +225,8 @@ class Harness:
         self._servers: list[Any] = []
         self.proxy: Any = None
         self.lab_port: int | None = None
+        self.wire = WireLog()
+        """What the browsers sent to the targets and what came back (the wire witness)."""
 
     def start(self) -> None:
         """Start everything; raises LaunchError with one line when a piece fails."""
@@ -229,8 +249,6 @@ class Harness:
         )
         http = BackgroundServer(app, host=local, name="page server (http)")
         self._servers = [https, http]
-        routes: dict[tuple[str, int], tuple[str, int]] = {}
-        passthrough: set[tuple[str, int]] = set()
         if self.lab is not None:
             lab_server = BackgroundServer(
                 self.lab.app,
@@ -243,6 +261,7 @@ class Harness:
             server.start()
         if self.lab is not None:
             self.lab_port = self._servers[-1].port
+        routes: dict[tuple[str, int], tuple[str, int]] = {}
         for variant in [
             *self.plan.variants,
             OriginVariant(OPAQUE_HOST, "host", Role.ATTACKER, "", ""),
@@ -251,22 +270,64 @@ class Harness:
             o = variant.origin
             if o.opaque:
                 continue
-            dest = https.port if o.secure else http.port
-            routes[(o.host, o.port)] = (local, dest)
-        for target in self.plan.targets:
-            t = Origin.from_url(target)
-            if self.lab is not None:
-                routes[(t.host, t.port)] = ("127.0.0.1", self.lab_port or 0)
-            else:
-                passthrough.add((t.host.strip("[]"), t.port))
-                routes.pop((t.host, t.port), None)
+            routes[(o.host, o.port)] = (local, https.port if o.secure else http.port)
+        ours = ssl.create_default_context(cafile=str(self.ca.cafile))
+        intercept, pages = self._targets(routes, ours, https.port, http.port)
+        server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ssl.load_cert_chain(str(self.ca.certfile), str(self.ca.keyfile))
+        server_ssl.set_alpn_protocols(["http/1.1"])
         self.proxy = ForwardProxy(
             routes,
-            passthrough,
             bind=self.config.bind,
             fallback={443: (local, https.port), 80: (local, http.port)},
+            intercept=intercept,
+            pages=pages,
+            server_ssl=server_ssl,
+            wire=self.wire,
+            timeout=self.config.timeout,
         )
         self.proxy.start()
+
+    def _targets(
+        self,
+        routes: dict[tuple[str, int], tuple[str, int]],
+        ours: ssl.SSLContext,
+        https_port: int,
+        http_port: int,
+    ) -> tuple[dict[tuple[str, int], Upstream], dict[tuple[str, int], Upstream]]:
+        """Where each target really is: relayed and witnessed, or (no witness) tunnelled.
+
+        Without the witness (``--no-wire-witness``) ``routes`` is changed in place: each
+        target becomes a plain route, tunnelled untouched.
+        """
+        intercept: dict[tuple[str, int], Upstream] = {}
+        pages: dict[tuple[str, int], Upstream] = {}
+        theirs = target_ssl(self.config.insecure)
+        for target in self.plan.targets:
+            t = Origin.from_url(target)
+            key = (t.host, t.port)
+            bare = t.host.strip("[]")
+            if self.lab is not None:
+                dest, tls = ("127.0.0.1", self.lab_port or 0), ours
+            else:
+                dest = self.config.connect_to_map().get((bare, t.port), (bare, t.port))
+                tls = theirs
+            if not self.config.wire:
+                routes[key] = dest
+                continue
+            intercept[key] = Upstream(
+                dest[0], dest[1], tls if t.secure else None, bare, record=True
+            )
+            if key in routes:
+                # The target shares a host with an impersonated origin (a same-origin
+                # frontend): corsproof's own page paths there still go to the page server.
+                pages[key] = Upstream(
+                    "127.0.0.1",
+                    https_port if t.secure else http_port,
+                    ours if t.secure else None,
+                    "127.0.0.1",
+                )
+        return intercept, pages
 
     def stop(self) -> None:
         """Stop every server; safe in ``finally``."""
@@ -279,9 +340,21 @@ class Harness:
             self.ca.close()
 
 
+def target_ssl(insecure: bool) -> ssl.SSLContext:
+    """The TLS context for connections to real targets: certifi's roots, or none checked."""
+    if insecure:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cafile=certifi.where())
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
 def _user_session(config: RunConfig) -> bool:
     """True when the user supplied the victim's session; the lab's own is then not added."""
-    return bool(config.cookies or config.login_url or config.storage_state)
+    return bool(config.cookies or config.login_urls or config.storage_state)
 
 
 def _cookie_header(config: RunConfig, targets: Sequence[str], lab: Any | None) -> dict[str, str]:
@@ -368,6 +441,10 @@ class Runner:
         # the same time in one browser profile, or the lab cannot tell whose request
         # carried the cookie.
         self._witness_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.witness_checked = 0
+        self.witness_disagreements: list[dict[str, Any]] = []
+        """Lab runs: probes where the wire and the lab's log disagreed on the cookie."""
+        self._targets_run: tuple[str, ...] = ()
         self._refused: dict[tuple[Engine, str], str] = {}
         """(engine, origin variant key) -> why the engine would not load a page there."""
 
@@ -389,7 +466,14 @@ class Runner:
         return any(c.engine is engine and c.explicit for c in self.config.engines)
 
     def _engine_notes(self) -> list[str]:
+        ran = [e for e in Engine if any(b.engine is e for b in self.browsers)]
         notes = [_ENGINE_NOTES[1]]
+        if ran and CookiePolicy.DEFAULT in self.config.cookie_policies:
+            notes.append(
+                "What the 'default' profile stands for: "
+                + "; ".join(f"{e.value}: {DEFAULT_PROFILES[e]}" for e in ran)
+                + "."
+            )
         if CookiePolicy.PERMISSIVE in self.config.cookie_policies and any(
             b.engine is Engine.CHROMIUM for b in self.browsers
         ):
@@ -413,6 +497,7 @@ class Runner:
     async def run(self) -> RunReport:
         """Do the whole run. Partial results survive errors, the budget and cancellation."""
         targets = self.targets()
+        self._targets_run = tuple(targets)
         plan = make_plan(self.config, targets)
         self._emit(
             Event(
@@ -446,6 +531,7 @@ class Runner:
                 rewrite[(t.host, t.port)] = ("127.0.0.1", harness.lab_port or 0)
         else:
             verify = not self.config.insecure
+            rewrite = self.config.connect_to_map()
         # One --rate limiter for the whole run: the replay and every page of every
         # engine book their requests on it. The lab is ours and on loopback: unlimited.
         self._limiter = RateLimiter(0 if self.lab is not None else self.config.rate)
@@ -474,16 +560,18 @@ class Runner:
                 raise LaunchError(
                     "no browser engine is available; see the lines above for how to install one"
                 )
-            # Evidence is gathered while the browsers probe; each origin waits only
-            # for its own requests.
-            for spec in plan.specs:
-                key = _ev_key(spec)
-                if key not in self.evidence and key not in self._ev_tasks:
-                    self._ev_tasks[key] = asyncio.ensure_future(replayer.evidence_for(spec))
+            if not self.config.wire:
+                # Without the wire witness the replay is the only server-side record:
+                # it is gathered while the browsers probe; each origin waits for its own.
+                for spec in plan.specs:
+                    key = _ev_key(spec)
+                    if key not in self.evidence and key not in self._ev_tasks:
+                        self._ev_tasks[key] = asyncio.ensure_future(replayer.evidence_for(spec))
+            t_run = time.monotonic()
             setup = SessionSetup(
                 cookies=_playwright_cookies(self.config, plan.targets, self.lab),
                 storage_state=str(self.config.storage_state) if self.config.storage_state else None,
-                login_url=self.config.login_url,
+                login_urls=self.config.login_urls,
                 proxy_url=harness.proxy.url,
             )
             try:
@@ -506,6 +594,8 @@ class Runner:
                         f"budget of {self.config.budget:.0f}s exhausted; writing partial report",
                     )
                 )
+            if self.config.wire and not self.partial:
+                await self._replay_unwitnessed(plan, replayer, time.monotonic() - t_run)
             for key, task in list(self._ev_tasks.items()):
                 if task.done() and not task.cancelled() and task.exception() is None:
                     self.evidence[key] = task.result()
@@ -514,6 +604,34 @@ class Runner:
                 task.cancel()
             await asyncio.gather(*self._ev_tasks.values(), return_exceptions=True)
             await replayer.close()
+
+    async def _replay_unwitnessed(self, plan: Plan, replayer: Replayer, spent: float) -> None:
+        """Replay from Python what no browser sent, so the report still has evidence.
+
+        Only requests no engine made reach here, e.g. from an origin no engine could
+        produce; everything a browser sent is already on the wire record.
+        """
+        covered = {
+            (o.target, o.origin, o.shape, o.credentials)
+            for o in self.observations
+            if o.evidence is not None
+        }
+        todo: dict[str, ProbeSpec] = {}
+        for spec in plan.specs:
+            join = (spec.target, spec.variant.origin.serialize(), spec.shape.name, spec.credentials)
+            if join not in covered:
+                todo.setdefault(_ev_key(spec), spec)
+        if not todo:
+            return
+        left = max(5.0, self.config.budget - spent)
+        tasks = [asyncio.ensure_future(replayer.evidence_for(s)) for s in todo.values()]
+        done, pending = await asyncio.wait(tasks, timeout=left)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is None:
+                ev = task.result()
+                self.evidence.setdefault(ev.key, ev)
 
     async def _evidence(self, spec: ProbeSpec) -> Evidence | None:
         key = _ev_key(spec)
@@ -543,7 +661,8 @@ class Runner:
             if spec is None:
                 continue
             ev = await replayer.evidence_for(spec)
-            self.evidence[ev.key] = ev
+            if not self.config.wire:
+                self.evidence[ev.key] = ev
             if ev.actual is not None and ev.actual.status is None:
                 err = ev.actual.error or "no response"
                 if "certificate" in err.lower() or "ssl" in err.lower():
@@ -909,12 +1028,21 @@ class Runner:
         frame = variant.via.value if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else None
         clock = session.user_agent_tag  # pages of one browser share its clock
         witness_key = (f"corsproof ({engine.value}-{policy.value})", variant.origin.serialize())
+        expected_page = "null" if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else expected
         for chunk in self._chunks(specs):
-            batch = [{**self._js_spec(s, timeout_ms), "slots": _slots_of(s)} for s in chunk]
+            ids = [_probe_id(s, engine, policy) for s in chunk]
+            batch = [
+                {**self._js_spec(s, timeout_ms, pid), "slots": _slots_of(s)}
+                for s, pid in zip(chunk, ids, strict=True)
+            ]
+            retry = [
+                self._probe_target_url(s, f"{pid}.2") for s, pid in zip(chunk, ids, strict=True)
+            ]
             async with self._witness_locks[witness_key]:
                 mark = self._read_lab_log()
-                ran = await self._run_chunk(page, frame, batch, clock)
-                cookies = self._cookie_witness(witness_key, mark)
+                ran = await self._run_chunk(page, frame, batch, clock, retry)
+                lab_cookies = self._cookie_witness(witness_key, mark)
+            records = await self._settled(ids)
             if isinstance(ran, str):
                 why = f"opaque-origin frame did not run: {ran}"
                 out += [
@@ -922,47 +1050,35 @@ class Runner:
                     for s in chunk
                 ]
                 continue
-            raws = ran
-            reasons = await page.cors_reasons()
-            net_errors_of = getattr(page, "net_errors", None)
-            net_errors = await net_errors_of() if net_errors_of is not None else {}
-            for spec, raw in zip(chunk, raws, strict=False):
-                ev = await self._evidence(spec)
-                expected_page = (
-                    "null" if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else expected
-                )
+            reasons, net_errors, cookie_reasons = await self._engine_says(page, chunk, ran)
+            for spec, pid, raw in zip(chunk, ids, ran, strict=False):
                 if raw.get("page_origin") != expected_page:
+                    why = f"page had origin {raw.get('page_origin')!r}, not {expected_page!r}"
                     out.append(
                         self._record(
                             _unjudged(
-                                spec,
-                                engine,
-                                policy,
-                                Outcome.ERROR,
-                                f"page had origin {raw.get('page_origin')!r}, "
-                                f"not {expected_page!r}",
-                                raw.get("page_origin"),
+                                spec, engine, policy, Outcome.ERROR, why, raw.get("page_origin")
                             )
                         )
                     )
                     continue
-                sent = None
-                if spec.credentials is Credentials.INCLUDE and cookies is not None:
-                    sent = cookies.get((urlsplit(spec.target).path, spec.shape.method))
-                    if sent is None:
-                        sent = False
-                obs = classify(
+                attempt = int(raw.get("attempt") or 1)
+                seen = [r for r in records.get(pid, []) if r.attempt == attempt]
+                obs = await self._judge_probe(
                     spec,
+                    pid,
                     raw,
                     engine=engine,
-                    cookie_policy=policy,
-                    probe_id=_probe_id(spec, engine, policy),
-                    evidence=ev,
+                    policy=policy,
+                    session=session,
+                    wire_seen=witness.probe_wire(seen),
+                    lab_cookies=lab_cookies,
                     engine_reason=reasons.get(spec.id),
                     engine_error=net_errors.get(spec.id),
-                    cookie_sent=sent,
+                    cookie_reason=cookie_reasons.get(spec.id),
                     timeout_ms=timeout_ms,
                 )
+                self._check_lab_witness(obs, spec, lab_cookies)
                 out.append(self._record(obs))
         self.timings["probing"] += time.monotonic() - t1
         return out
@@ -1128,19 +1244,32 @@ class Runner:
         return bool(self._harness.proxy.saw(session.user_agent_tag, f"{o.host}:{o.port}"))
 
     async def _run_chunk(
-        self, page: OriginPage, frame: str | None, batch: list[dict[str, Any]], clock: str
+        self,
+        page: OriginPage,
+        frame: str | None,
+        batch: list[dict[str, Any]],
+        clock: str,
+        retry_urls: Sequence[str] = (),
     ) -> list[dict[str, Any]] | str:
-        """One batch in the page; probes that timed out are run once more, alone."""
+        """One batch in the page; probes that timed out are run once more, alone.
+
+        A retried probe goes to ``retry_urls[i]`` (its second wire marker), so the wire
+        record of each attempt stays apart; its result says ``attempt: 2``.
+        """
         ran = await self._run_paced(page, frame, batch, self.config.concurrency, clock)
         if frame is None and isinstance(ran, list):
             # A timeout on a busy machine is not a verdict: retry those probes
             # once, one at a time, before calling them errors.
             again = [i for i, raw in enumerate(ran) if raw.get("timed_out")]
             if again:
-                retried = await self._run_paced(page, None, [batch[i] for i in again], 1, clock)
+                second = [
+                    {**batch[i], "url": retry_urls[i]} if i < len(retry_urls) else batch[i]
+                    for i in again
+                ]
+                retried = await self._run_paced(page, None, second, 1, clock)
                 if isinstance(retried, list):  # always: only a frame answers with a str
                     for i, raw in zip(again, retried, strict=False):
-                        ran[i] = raw
+                        ran[i] = {**raw, "attempt": 2}
         return ran
 
     def _read_lab_log(self) -> int:
@@ -1181,13 +1310,45 @@ class Runner:
                 seen[(path, method)] = seen.get((path, method), False) or had
         return seen
 
-    def _js_spec(self, spec: ProbeSpec, timeout_ms: int) -> dict[str, Any]:
-        headers = dict(spec.shape.headers)
-        if spec.credentials is Credentials.INCLUDE:
-            headers.update(dict(spec.auth_headers))
+    async def _engine_says(
+        self, page: OriginPage, chunk: Sequence[ProbeSpec], ran: Sequence[Mapping[str, Any]]
+    ) -> tuple[Mapping[str, str], Mapping[str, str], Mapping[str, str]]:
+        """The engine's own reasons for the batch: CORS blocks, network errors, cookies.
+
+        The engine reports over its own channel (CDP, BiDi), which can lag the page's
+        answer; a probe that failed without any reason yet gets a moment to catch up.
+        """
+        net_errors_of = getattr(page, "net_errors", None)
+        cookie_reasons_of = getattr(page, "cookie_reasons", None)
+        for wait in (0.0, 0.05, 0.2):
+            if wait:
+                await asyncio.sleep(wait)
+            reasons = await page.cors_reasons()
+            net_errors = await net_errors_of() if net_errors_of is not None else {}
+            silent = [
+                s
+                for s, raw in zip(chunk, ran, strict=False)
+                if not raw.get("resolved")
+                and not raw.get("timed_out")
+                and s.id not in reasons
+                and s.id not in net_errors
+            ]
+            if not silent or net_errors_of is None:
+                break
+        cookie_reasons = await cookie_reasons_of() if cookie_reasons_of is not None else {}
+        return reasons, net_errors, cookie_reasons
+
+    def _probe_target_url(self, spec: ProbeSpec, marker: str) -> str:
+        """What the page fetches: the target (marked when witnessed) plus the probe fragment."""
+        marked = probe_url(spec, marker if self.config.wire else None)
+        return marked + browsers.PROBE_FRAGMENT + spec.id
+
+    def _js_spec(self, spec: ProbeSpec, timeout_ms: int, marker: str) -> dict[str, Any]:
+        # Only token probes carry the user's --header credentials (the plan decides).
+        headers = dict(spec.headers)
         return {
             "id": spec.id,
-            "url": probe_url(spec) + browsers.PROBE_FRAGMENT + spec.id,
+            "url": self._probe_target_url(spec, marker),
             "method": spec.shape.method,
             "headers": headers,
             "body": spec.shape.body,
@@ -1195,6 +1356,136 @@ class Runner:
             "api": spec.api,
             "timeout_ms": timeout_ms,
         }
+
+    async def _settled(self, ids: Sequence[str]) -> dict[str, list[wire.WireRecord]]:
+        """The batch's wire records, once the proxy has finished relaying them.
+
+        A page can see a blocked response (or its own abort) before the proxy has
+        relayed the rest of the body, so the record may come a moment later.
+        """
+        if self._harness is None:
+            return {}
+        log = self._harness.wire
+        deadline = time.monotonic() + min(5.0, self.config.timeout)
+        while log.open_count(ids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return log.take(ids)
+
+    def _session_names(self, session: EngineSession) -> tuple[str, ...]:
+        """Names of the victim's session cookies for the targets, in this browser."""
+        hosts = [urlsplit(t).hostname or "" for t in self._targets_run]
+        return witness.session_cookie_names(getattr(session, "session_cookies", ()), hosts)
+
+    async def _judge_probe(
+        self,
+        spec: ProbeSpec,
+        pid: str,
+        raw: Mapping[str, Any],
+        *,
+        engine: Engine,
+        policy: CookiePolicy,
+        session: EngineSession,
+        wire_seen: witness.ProbeWire,
+        lab_cookies: Mapping[tuple[str, str], bool] | None,
+        engine_reason: str | None,
+        engine_error: str | None,
+        cookie_reason: str | None,
+        timeout_ms: int,
+    ) -> Observation:
+        """Classify one page result against what the wire saw of the same probe."""
+        if not self.config.wire:
+            sent = None
+            if spec.credentials is Credentials.INCLUDE and lab_cookies is not None:
+                sent = lab_cookies.get((urlsplit(spec.target).path, spec.shape.method), False)
+            return classify(
+                spec,
+                raw,
+                engine=engine,
+                cookie_policy=policy,
+                probe_id=pid,
+                evidence=await self._evidence(spec),
+                engine_reason=engine_reason,
+                engine_error=engine_error,
+                cookie_sent=sent,
+                timeout_ms=timeout_ms,
+            )
+        origin = spec.variant.origin.serialize()
+        ev = witness.wire_evidence(
+            _ev_key(spec),
+            target=spec.target,
+            origin=origin,
+            shape=spec.shape.name,
+            credentials=spec.credentials,
+            wire=wire_seen,
+            redactor=self.redactor,
+        )
+        if ev is not None:
+            self.evidence.setdefault(ev.key, ev)
+        cookies = getattr(session, "session_cookies", ())
+        sent = witness.cookie_sent(wire_seen, self._session_names(session))
+        obs = classify(
+            spec,
+            raw,
+            engine=engine,
+            cookie_policy=policy,
+            probe_id=pid,
+            evidence=ev,
+            engine_reason=engine_reason,
+            engine_error=engine_error,
+            cookie_sent=sent,
+            timeout_ms=timeout_ms,
+            redirects=wire_seen.hops - (wire_seen.preflight is not None) - 1,
+        )
+        actual = wire_seen.actual
+        note = None
+        if spec.credentials is Credentials.INCLUDE and sent is False and actual is not None:
+            note = cookie_reason or witness.explain_withheld(
+                cookies,
+                page_origin=raw.get("page_origin"),
+                target=spec.target,
+                engine=engine,
+                policy=policy,
+            )
+        victim: bool | None = None
+        victim_note = None
+        if not wire_seen.reached:
+            victim_note = "no request of this probe reached the target"
+        elif actual is None:
+            victim, victim_note = False, "only the preflight was sent; the request itself was not"
+        return dataclasses.replace(
+            obs,
+            authorization_sent=witness.authorization_sent(wire_seen, bool(spec.auth_headers)),
+            victim_data=victim,
+            victim_note=victim_note,
+            cookie_note=note,
+            wire_status=actual.status if actual is not None else None,
+            wire_body_hash=actual.body_hash if actual is not None else None,
+            evidence=ev.key if ev is not None else None,
+        )
+
+    def _check_lab_witness(
+        self, obs: Observation, spec: ProbeSpec, lab_cookies: Mapping[tuple[str, str], bool] | None
+    ) -> None:
+        """Hold the wire's cookie verdict against the lab's own log, a second witness."""
+        if lab_cookies is None or not self.config.wire or obs.wire_status is None:
+            return
+        if spec.credentials is not Credentials.INCLUDE:
+            return
+        logged = lab_cookies.get((urlsplit(spec.target).path, spec.shape.method), False)
+        self.witness_checked += 1
+        if logged != obs.cookie_sent:
+            if not self.witness_disagreements:
+                self._emit(
+                    Event(
+                        "warning",
+                        f"the wire and the lab's log disagree on whether {obs.id} sent the "
+                        f"cookie (wire: {obs.cookie_sent}, lab: {logged})",
+                    )
+                )
+            if len(self.witness_disagreements) < 100:
+                self.witness_disagreements.append(
+                    {"probe": obs.id, "wire": obs.cookie_sent, "lab_log": logged}
+                )
 
     def _record(self, obs: Observation) -> Observation:
         self.observations.append(obs)
@@ -1210,8 +1501,9 @@ class Runner:
         from harness.verdicts import judge
 
         evidence = list(self.evidence.values())
+        observations = witness.with_victim_data(self.observations)
         findings = judge(
-            self.observations,
+            observations,
             evidence,
             env=self.config.env,
             engines_run=[b.engine for b in self.browsers],
@@ -1220,13 +1512,14 @@ class Runner:
         header_only = header_scan(evidence, legit_origins=legit)
         extra: dict[str, Any] = {
             "header_only": header_only,
-            "disagreements": disagreements(findings, header_only, observations=self.observations),
+            "disagreements": disagreements(findings, header_only, observations=observations),
             "pages": {
                 "attacker page (https://corsproof-attacker.test)": render_probe_page(
                     "https://corsproof-attacker.test", role="attacker", klass="unrelated"
                 ),
             },
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "witness": self._witness_summary(observations),
         }
         return RunReport(
             run_id=self.config.run_id,
@@ -1234,7 +1527,7 @@ class Runner:
             finished=None if self.partial else _now(),
             targets=plan.targets if plan else self.config.targets,
             browsers=tuple(self.browsers),
-            probes=tuple(self.observations),
+            probes=tuple(observations),
             findings=tuple(findings),
             evidence=tuple(self.evidence.values()),
             partial=self.partial,
@@ -1245,6 +1538,32 @@ class Runner:
             extra=extra,
             tool_version=__version__,
         )
+
+    def _witness_summary(self, observations: Sequence[Observation]) -> dict[str, Any]:
+        """How the run's cookie and data verdicts were established, for the report."""
+        reached = sum(1 for o in observations if o.cookie_sent is not None)
+        out: dict[str, Any] = {
+            "wire": self.config.wire,
+            "probes": len(observations),
+            "reached_target": reached,
+            "cookie_unknown": sum(
+                1
+                for o in observations
+                if o.credentials is Credentials.INCLUDE and o.cookie_sent is None
+            ),
+            "victim_unknown": sum(
+                1 for o in observations if o.wire_status is not None and o.victim_data is None
+            ),
+        }
+        if self._harness is not None:
+            out["unattributed_exchanges"] = self._harness.wire.unattributed
+            out["dropped_exchanges"] = self._harness.wire.dropped
+        if self.lab is not None and self.config.wire:
+            out["lab_log"] = {
+                "compared": self.witness_checked,
+                "disagreements": list(self.witness_disagreements),
+            }
+        return out
 
 
 def _target_pages(targets: Iterable[str]) -> list[tuple[str, str]]:
@@ -1286,10 +1605,7 @@ def _slots_of(spec: ProbeSpec) -> int:
     slot keeps it from landing on the next probe's slot. What the redirector itself
     receives does not count against --rate.
     """
-    headers = list(spec.shape.headers)
-    if spec.credentials is Credentials.INCLUDE:
-        headers += list(spec.auth_headers)
-    sent = 2 if needs_preflight(spec.shape.method, headers) else 1
+    sent = 2 if needs_preflight(spec.shape.method, spec.headers) else 1
     return sent + (1 if spec.variant.via is Via.REDIRECT else 0)
 
 

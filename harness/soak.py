@@ -63,9 +63,9 @@ class Tally:
         for p in probes:
             key = probe_key(p)
             self._seen_in[key] += 1
-            # The cookie witness is part of the verdict: a credentialed read with the
-            # cookie is a different finding from one without it.
-            verdict = f"{p.outcome.value} cookie={p.cookie_sent}"
+            # The witness is part of the verdict: a credentialed read with the cookie
+            # and the victim's data is a different finding from one without them.
+            verdict = f"{p.outcome.value} cookie={p.cookie_sent} victim={p.victim_data}"
             self.verdicts[key].add(verdict)
             why = p.error or p.block_reason or ""
             self.details[key].append(f"run {self.runs}: {verdict} {p.elapsed_ms}ms {why[:160]}")

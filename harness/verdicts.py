@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from harness import exploit
 from harness.corscheck import (
     SAFELISTED_METHODS,
     preflight_check,
@@ -44,10 +45,12 @@ from harness.models import (
     Credentials,
     Engine,
     Evidence,
+    Exposure,
     Finding,
     HttpExchange,
     Observation,
     Outcome,
+    Reach,
     Role,
     Severity,
 )
@@ -68,12 +71,6 @@ SENSITIVE_EXPOSE = re.compile(
 
 _ENGINE_ORDER = {e: i for i, e in enumerate(Engine)}
 _POLICY_ORDER = {p: i for i, p in enumerate(CookiePolicy)}
-
-# Read levels, worst first; they map straight onto severities.
-_SECRET = 3  # credentialed, 2xx, cookie sent (or unknown), default browser
-_CRED = 2  # credentialed 2xx, but only with permissive cookies or without a cookie
-_ANON = 1  # readable without credentials (or a non-2xx credentialed answer)
-_LEVEL_SEVERITY = {_SECRET: Severity.CRITICAL, _CRED: Severity.HIGH, _ANON: Severity.MEDIUM}
 
 JoinKey = tuple[str, str, str, Credentials]
 
@@ -128,7 +125,10 @@ class _Context:
                 self.by_origin.setdefault((e.target, e.origin), e)
 
     def evidence_for(self, o: Observation) -> Evidence | None:
-        """The evidence for exactly this probe, else any for the same target and origin."""
+        """This probe's own exchanges, else the evidence for the same request, else any
+        for the same target and origin."""
+        if o.evidence is not None and o.evidence in self.by_key:
+            return self.by_key[o.evidence]
         exact = self.by_join.get(_join_key(o))
         if exact is not None:
             return exact
@@ -174,21 +174,8 @@ class _Read:
     obs: Observation
     level: int
     evidence: Evidence | None
-
-
-def _read_level(o: Observation, ev: Evidence | None) -> int | None:
-    """How bad one attacker probe is, or None when it is not a read that counts."""
-    if o.role is not Role.ATTACKER or o.outcome is not Outcome.READABLE:
-        return None
-    if o.credentials is Credentials.INCLUDE and _ok(o.status):
-        if o.cookie_policy is CookiePolicy.DEFAULT and o.cookie_sent is not False:
-            return _SECRET
-        return _CRED
-    # An anonymous read of a response the server declared public ("*") leaks
-    # nothing the server did not mean to publish.
-    if ev is not None and _allow_origin(ev) == "*":
-        return None
-    return _ANON
+    near: bool
+    """The reading origin is on the target's own site."""
 
 
 def _allow_origin(ev: Evidence) -> str | None:
@@ -205,13 +192,15 @@ def _attacker_findings(
     groups: dict[str, list[_Read]] = {}
     for o in t_obs:
         ev = ctx.evidence_for(o)
-        level = _read_level(o, ev)
+        level = exploit.read_level(o, public=ev is not None and _allow_origin(ev) == "*")
         if level is None:
             continue
         rule = rule_for_class(o.origin_class)
         if rule == HTTP_ORIGIN and not https_target:
             continue  # an http origin reading an http target is no downgrade
-        groups.setdefault(rule, []).append(_Read(o, level, ev))
+        groups.setdefault(rule, []).append(
+            _Read(o, level, ev, exploit.is_same_site(o.origin, target))
+        )
     if ANY_ORIGIN in groups:
         # A reflecting server would otherwise yield one finding per class, all
         # saying the same thing; fold them into the one that explains it.
@@ -236,96 +225,82 @@ def _attacker_finding(
     dev = env == "dev"
     # In dev, localhost reads are expected: they neither set nor raise severity.
     rated = [r for r in reads if not (dev and r.obs.origin_class == "localhost")]
-    severity = _LEVEL_SEVERITY[max(r.level for r in rated)] if rated else Severity.INFO
-    secret_engines = _engines(r.obs.engine for r in reads if r.level == _SECRET)
-    engines = secret_engines or _engines(r.obs.engine for r in reads)
+    sev = exploit.severity((r.level, r.near) for r in rated) if rated else Severity.INFO
     origins = tuple(sorted({r.obs.origin for r in reads}))
-    classes = tuple(sorted({r.obs.origin_class for r in reads}))
-    related = [o for o in t_obs if o.role is Role.ATTACKER and o.origin in origins]
-    levels = {r.obs.id: r.level for r in reads}
-    detail = _attacker_detail(reads, related, levels, folded, dev)
+    related = [
+        o
+        for o in t_obs
+        if o.role is Role.ATTACKER and o.origin in origins and o.authorization_sent is not True
+    ]
+    exposure = exploit.exposures(related, target)
+    victim_engines = _engines(r.obs.engine for r in reads if r.level == exploit.VICTIM)
     return Finding(
         rule=rule_id,
-        severity=severity,
+        severity=sev,
         title=rule.title,
         target=target,
         origins=origins,
-        engines=engines,
+        engines=victim_engines or _engines(r.obs.engine for r in reads),
         probes=tuple(sorted({r.obs.id for r in reads})),
         category=rule.category,
-        detail=detail,
-        classes=classes,
+        detail=_attacker_detail(reads, related, exposure, target, folded, dev),
+        classes=tuple(sorted({r.obs.origin_class for r in reads})),
         cookie_policies=_policies(r.obs.cookie_policy for r in reads),
         evidence=tuple(sorted({r.evidence.key for r in reads if r.evidence is not None})),
+        exposure=exposure,
     )
-
-
-def _describe(obs: Sequence[Observation], levels: dict[str, int]) -> str:
-    """The strongest thing any of these probes achieved, in words."""
-    best = max((levels.get(o.id, 0) for o in obs), default=0)
-    if best:
-        hit = [o for o in obs if levels.get(o.id, 0) == best]
-        statuses = ", ".join(sorted({str(o.status) for o in hit}))
-        if best == _SECRET:
-            return f"credentialed read with the cookie (HTTP {statuses})"
-        if best == _CRED:
-            # Under the permissive profile a read with the cookie is _CRED (it says what
-            # the server allows, not what a default browser does); say the cookie went.
-            if all(o.cookie_sent is True for o in hit):
-                return f"credentialed read with the cookie (HTTP {statuses})"
-            no_cookie = all(o.cookie_sent is False for o in hit)
-            suffix = ", no cookie sent" if no_cookie else ""
-            return f"credentialed read (HTTP {statuses}{suffix})"
-        if any(o.credentials is Credentials.INCLUDE and o.cookie_sent is False for o in hit):
-            return f"credentialed request readable but no cookie sent (HTTP {statuses})"
-        return f"read without a secret (HTTP {statuses})"
-    outcomes = {o.outcome for o in obs}
-    if Outcome.READABLE in outcomes:
-        return "only public reads (Access-Control-Allow-Origin: *)"
-    if Outcome.BLOCKED in outcomes:
-        return "blocked"
-    if Outcome.NOT_PRODUCIBLE in outcomes:
-        return "origin not producible"
-    if Outcome.ERROR in outcomes:
-        return "probe error"
-    return "not run"
 
 
 def _attacker_detail(
     reads: Sequence[_Read],
     related: Sequence[Observation],
-    levels: dict[str, int],
+    exposure: Sequence[Exposure],
+    target: str,
     folded: Sequence[str],
     dev: bool,
 ) -> str:
-    engines = _engines(o.engine for o in related)
-    allows: list[str] = []
-    not_default: list[str] = []
-    for engine in engines:
-        mine = [o for o in related if o.engine is engine]
-        permissive = [o for o in mine if o.cookie_policy is CookiePolicy.PERMISSIVE]
-        if permissive:
-            allows.append(f"{engine.value}: {_describe(permissive, levels)}")
-        else:
-            allows.append(f"{engine.value}: {_describe(mine, levels)} (no permissive run)")
-        default = [o for o in mine if o.cookie_policy is CookiePolicy.DEFAULT]
-        if not any(levels.get(o.id) == _SECRET for o in default):
-            what = _describe(default, levels) if default else "no default-profile run"
-            not_default.append(f"{engine.value} ({what})")
-    exploitable = _engines(r.obs.engine for r in reads if r.level == _SECRET)
-    parts = [
+    """Short labelled lines: who read, what each engine and profile let through, who can exploit."""
+    lines = [
         "Origins that could read: "
         + ", ".join(
             f"{o} ({c})" for o, c in sorted({(r.obs.origin, r.obs.origin_class) for r in reads})
         )
-        + ".",
-        "What the server allows (third-party cookies permitted): " + "; ".join(allows) + ".",
-        "Exploitable in a default browser in: "
-        + (", ".join(e.value for e in exploitable) if exploitable else "none")
-        + ".",
+        + "."
     ]
-    if not_default:
-        parts.append("Not exploitable with a secret by default in: " + "; ".join(not_default) + ".")
+    for policy, label in (
+        (CookiePolicy.DEFAULT, "In a default browser"),
+        (CookiePolicy.PERMISSIVE, "What the server allows (third-party cookies permitted)"),
+    ):
+        said = []
+        for engine in _engines(o.engine for o in related):
+            mine = [o for o in related if o.engine is engine and o.cookie_policy is policy]
+            if mine:
+                said.append(f"{engine.value}: {exploit.describe(mine, target)}")
+        if said:
+            lines.append(f"{label}: " + "; ".join(said) + ".")
+    by_default = [e for e in exposure if e.cookie_policy is CookiePolicy.DEFAULT]
+    far = [e.engine.value for e in by_default if e.reach is Reach.CROSS_SITE]
+    near = [e for e in by_default if e.reach is Reach.SAME_SITE]
+    unknown = [e.engine.value for e in by_default if e.reach is Reach.UNKNOWN]
+    verdict = []
+    if far:
+        verdict.append(f"from any website in {', '.join(far)}")
+    if near:
+        origins = sorted({o for e in near for o in e.origins})
+        verdict.append(
+            f"only from same-site origins in {', '.join(e.engine.value for e in near)} "
+            f"({', '.join(origins)}): the attacker needs one of them, such as a sibling "
+            "subdomain, or a network position for an http origin"
+        )
+    lines.append(
+        "Exploitable in a default browser: " + ("; ".join(verdict) if verdict else "no") + "."
+    )
+    if unknown:
+        lines.append(
+            "Unknown in: "
+            + ", ".join(unknown)
+            + " (a credentialed read whose data cannot be told)."
+        )
     for origin in sorted({r.obs.origin for r in reads}):
         read_in = _engines(r.obs.engine for r in reads if r.obs.origin == origin)
         per_engine: dict[Engine, set[Outcome]] = {}
@@ -336,15 +311,15 @@ def _attacker_detail(
             e for e, outs in per_engine.items() if outs == {Outcome.NOT_PRODUCIBLE}
         )
         if unproducible:
-            parts.append(
+            lines.append(
                 f"{origin} is readable in {', '.join(e.value for e in read_in)} but not "
                 f"producible in {', '.join(e.value for e in unproducible)}."
             )
     if folded:
-        parts.append("Folded in (same root cause): " + ", ".join(folded) + ".")
+        lines.append("Folded in (same root cause): " + ", ".join(folded) + ".")
     if dev and any(r.obs.origin_class == "localhost" for r in reads):
-        parts.append("env=dev: localhost access is expected in development.")
-    return " ".join(parts)
+        lines.append("env=dev: localhost access is expected in development.")
+    return " ".join(lines)
 
 
 # --------------------------------------------------------------------------- legitimate origin
@@ -364,8 +339,18 @@ def _tokens(value: str | None) -> list[str]:
 def _needs_credentials(
     t_ev: Sequence[Evidence], t_obs: Sequence[Observation], origin: str, shape: str
 ) -> bool:
-    """True when the resource answers an anonymous request with an error and a
-    credentialed one with success, i.e. the frontend really needs credentials."""
+    """True when the frontend really needs credentials: the session measurably changed
+    the legitimate origin's answer, or an anonymous request got an error where a
+    credentialed one succeeded."""
+    if any(
+        o.origin == origin
+        and o.shape == shape
+        and o.credentials is Credentials.INCLUDE
+        and o.cookie_sent is True
+        and o.victim_data is True
+        for o in t_obs
+    ):
+        return True
     omit = [
         e
         for e in t_ev
@@ -402,8 +387,12 @@ def _needs_credentials(
     )
 
 
-def _preflight_problem(o: Observation, pf: HttpExchange) -> str | None:
-    """Why the browser would refuse this preflight, or None when it passes."""
+def _preflight_problem(
+    o: Observation, pf: HttpExchange, credentials: bool | None = None
+) -> str | None:
+    """Why the browser would refuse this preflight, or None when it passes.
+
+    ``credentials`` overrides the probe's own mode, to ask what fails without them."""
     method = (_request_header(pf, "access-control-request-method") or o.method).upper()
     # The preflight names the request headers; their values only matter for
     # Content-Type, which the replay asks for only when it is not safelisted.
@@ -411,7 +400,7 @@ def _preflight_problem(o: Observation, pf: HttpExchange) -> str | None:
     return preflight_check(
         pf,
         o.origin,
-        credentials=o.credentials is Credentials.INCLUDE,
+        credentials=o.credentials is Credentials.INCLUDE if credentials is None else credentials,
         method=method,
         headers=asked,
     )
@@ -431,6 +420,11 @@ def _attribute(
         if include and _ok(ev.preflight.status) and strict_allow_origin(ev.preflight) == "*":
             return _wildcard(ev.preflight, needed)
         problem = _preflight_problem(o, ev.preflight)
+        if problem is not None and include and _preflight_problem(o, ev.preflight, False) is None:
+            # Only the credentials part failed: by design when the API does not need them.
+            raw = ev.preflight.header(ACAC)
+            if raw is None and not needed:
+                return None, "credentials not granted and not needed"
         if problem is not None:
             return "legit-origin-blocked", problem
     actual = ev.actual
@@ -613,7 +607,41 @@ def _hygiene_findings(
     if vary is not None:
         out.append(vary)
     out.extend(_overbroad(target, t_obs, t_ev))
+    token = _token_reads(target, t_obs, ctx)
+    if token is not None:
+        out.append(token)
     return out
+
+
+def _token_reads(target: str, t_obs: Sequence[Observation], ctx: _Context) -> Finding | None:
+    """Attacker pages that sent the user's token (corsproof gave it) and read the answer."""
+    reads = [
+        o for o in t_obs if o.role is Role.ATTACKER and o.readable and o.authorization_sent is True
+    ]
+    if not any(o.victim_data is True for o in reads):
+        return None  # the token unlocked nothing here: it is no credential of this API
+    detail = (
+        "With the user's token, these origins could read the answer: "
+        + ", ".join(sorted({o.origin for o in reads}))
+        + ". The token unlocked data the anonymous request did not get. Not exploitable "
+        "through CORS: browsers never attach the token by themselves."
+    )
+    evs = [e for e in (ctx.evidence_for(o) for o in reads) if e is not None]
+    rule = RULES["token-read-cross-origin"]
+    return Finding(
+        rule=rule.id,
+        severity=rule.severity,
+        title=rule.title,
+        target=target,
+        origins=tuple(sorted({o.origin for o in reads})),
+        engines=_engines(o.engine for o in reads),
+        probes=tuple(sorted({o.id for o in reads})),
+        category=rule.category,
+        detail=detail,
+        classes=tuple(sorted({o.origin_class for o in reads})),
+        cookie_policies=_policies(o.cookie_policy for o in reads),
+        evidence=tuple(sorted({e.key for e in evs})),
+    )
 
 
 def _hygiene(
@@ -660,8 +688,10 @@ def _credentials_unneeded(
     same = 0
     for group in pairs.values():
         for inc in group.get(Credentials.INCLUDE, []):
-            if not (inc.readable and _ok(inc.status)) or inc.cookie_sent is False:
-                continue  # inconclusive: nothing to learn from this pair
+            if not (inc.readable and _ok(inc.status)) or inc.cookie_sent is not True:
+                # Inconclusive: unless the session measurably went, an equal answer says
+                # nothing about whether the API needs credentials.
+                continue
             for om in group.get(Credentials.OMIT, []):
                 if (
                     om.readable

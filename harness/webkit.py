@@ -49,6 +49,7 @@ from harness.browsers import (
     ResolvedEngine,
     SessionSetup,
     reachable_proxy_url,
+    without_value,
 )
 from harness.errors import LaunchError
 from harness.models import BrowserInfo, CookiePolicy, Engine
@@ -400,6 +401,11 @@ class WebKitSession:
 
     # -- lifecycle -------------------------------------------------------
 
+    @property
+    def session_cookies(self) -> tuple[dict[str, Any], ...]:
+        """The victim's cookies in this browser, attributes only (never the values)."""
+        return tuple(without_value(c) for c in self._cookies)
+
     async def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start Xvfb, learn the browser version and UA, and gather the victim's cookies."""
         try:
@@ -458,11 +464,11 @@ class WebKitSession:
         wanted += list(self.setup.cookies)
         _set_cookies(driver, wanted)
         found = {_cookie_key(c): dict(c) for c in wanted}
-        if self.setup.login_url:
+        for url in self.setup.login_urls:
             # Visited first-party, so the app sets its own cookies as it would for a
-            # user who logged in. WebDriver lists only the final page's cookies.
+            # user who logged in. WebDriver lists only the current page's cookies.
             driver.set_page_load_timeout(30)
-            driver.get(self.setup.login_url)
+            driver.get(url)
             for c in driver.get_cookies():
                 pw = _playwright_cookie(c)
                 found[_cookie_key(pw)] = pw

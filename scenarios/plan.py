@@ -69,8 +69,9 @@ def build_plan(
 ) -> list[ProbeSpec]:
     """Every probe to run, grouped by variant, then target, shape, credentials, API.
 
-    ``auth_headers`` (the user's bearer headers) ride only on ``credentials=include``
-    probes, so an ``omit`` probe shows what an anonymous caller can read. Duplicate
+    ``auth_headers`` (the user's bearer headers) ride only on token shapes
+    (:attr:`Shape.token`), which run without cookies (``credentials=omit``): a token is
+    not ambient, so the cookie probes measure the ambient credentials alone. Duplicate
     targets, variants (by key) and shapes (by name) are dropped, first wins.
     """
     unique_targets = list(dict.fromkeys(targets))
@@ -83,7 +84,7 @@ def build_plan(
     for variant in unique_variants:
         for target in unique_targets:
             for shape in unique_shapes:
-                for cred in CREDENTIAL_MODES:
+                for cred in (Credentials.OMIT,) if shape.token else CREDENTIAL_MODES:
                     for api in _apis_for(shape, cred):
                         pid = probe_id(target, variant, shape, cred, api)
                         # Ten hex digits make a clash vanishingly rare; should one
@@ -100,7 +101,7 @@ def build_plan(
                                 shape=shape,
                                 credentials=cred,
                                 api=api,
-                                auth_headers=auth if cred is Credentials.INCLUDE else (),
+                                auth_headers=auth if shape.token else (),
                             )
                         )
     return plan

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from harness.models import Shape
 
-__all__ = ["PREFLIGHT_JSON", "SIMPLE_GET", "default_shapes"]
+__all__ = ["PREFLIGHT_JSON", "SIMPLE_GET", "TOKEN_GET", "default_shapes"]
 
 SIMPLE_GET = "simple-get"
 """Shape id of the simple, never-preflighted GET."""
 PREFLIGHT_JSON = "preflight-json"
 """Shape id of the preflighted request (or its safe stand-in)."""
+TOKEN_GET = "token-get"  # noqa: S105 - a shape name, not a secret
+"""Shape id of the GET that carries the user's own credential headers (``--header``)."""
 
 _PROBE_BEARER = "Bearer corsproof-probe"
 """A dummy credential: it makes the request preflighted without carrying a real secret."""
 
 
-def default_shapes(*, unsafe: bool, lab: bool) -> list[Shape]:
+def default_shapes(*, unsafe: bool, lab: bool, token: bool = False) -> list[Shape]:
     """The shapes every probe plan uses.
+
+    With ``token`` (the user gave ``--header`` credentials) a third shape sends them the
+    way a token-based frontend does: a GET with the header and no cookies. From the
+    legitimate origins it proves the frontend works; from attacker origins it only
+    shows what the server would allow, since no browser attaches a token by itself.
 
     The preflighted shape is a JSON POST only with ``unsafe`` (the user accepts
     state-changing requests) or ``lab`` (the target is corsproof's own lab server).
@@ -64,4 +71,18 @@ def default_shapes(*, unsafe: bool, lab: bool) -> list[Shape]:
                 "--unsafe was not given; the header still forces a preflight."
             ),
         )
-    return [simple, preflight]
+    shapes = [simple, preflight]
+    if token:
+        shapes.append(
+            Shape(
+                name=TOKEN_GET,
+                method="GET",
+                preflighted=True,
+                token=True,
+                description=(
+                    "A GET with the user's own credential headers (--header), without "
+                    "cookies: how a token-based frontend calls the API."
+                ),
+            )
+        )
+    return shapes

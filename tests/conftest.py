@@ -69,6 +69,24 @@ def lab_both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
     yield lab_run(out, "--browser", "chromium,firefox", "--per-class", "2")
 
 
+def assert_witnesses_agree(run: LabRun) -> None:
+    """The wire and the lab's own log, two independent witnesses, agree on every cookie.
+
+    Every credentialed probe whose request reached the lab was compared; the lab's log
+    knows nothing of the proxy, so a disagreement means one of them is wrong.
+    """
+    check = run.data["witness"]["lab_log"]
+    reached = [
+        p
+        for p in run.data["probes"]
+        if p["credentials"] == "include" and p["wire_status"] is not None
+    ]
+    assert reached and check["compared"] == len(reached)
+    assert check["disagreements"] == []
+    # Both answers occur, so agreement is not agreement on one value.
+    assert {p["cookie_sent"] for p in reached} == {True, False}
+
+
 def only_classes(*keep: str) -> list[str]:
     """``--disable-class`` arguments for every attacker class except ``keep``.
 

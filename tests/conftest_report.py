@@ -137,6 +137,7 @@ def realistic(*, partial: bool = False, errors: bool = False) -> dict[str, Any]:
                         body_length=512,
                         body_hash="sha256:aa",
                         cookie_sent=creds is Credentials.INCLUDE,
+                        victim_data=creds is Credentials.INCLUDE,
                         elapsed_ms=41.5,
                     )
                 )
@@ -163,6 +164,7 @@ def realistic(*, partial: bool = False, errors: bool = False) -> dict[str, Any]:
                         body_length=512 if readable else None,
                         block_reason=None if readable else "cookie not sent: 401 without ACAO",
                         cookie_sent=creds is Credentials.INCLUDE and readable,
+                        victim_data=creds is Credentials.INCLUDE and readable,
                         elapsed_ms=55.0,
                     )
                 )

@@ -68,7 +68,9 @@ def ob(
     status: int | None = 200,
     cookie_sent: bool | None = True,
     shape: str = "simple-get",
+    victim_data: bool | None = True,
 ) -> Observation:
+    """One probe; by default a read of the victim's data with the cookie, as the wire saw."""
     role = Role.LEGITIMATE if klass == "legitimate" else Role.ATTACKER
     return Observation(
         id=f"{engine.value}-{policy.value}-{origin}-{shape}-{creds.value}",
@@ -88,6 +90,7 @@ def ob(
         status=status if outcome is Outcome.READABLE else None,
         body_hash="h" if outcome is Outcome.READABLE else None,
         cookie_sent=cookie_sent,
+        victim_data=victim_data if creds is Credentials.INCLUDE else False,
     )
 
 

@@ -75,10 +75,18 @@ def test_ids_stable(variants: list[OriginVariant], plan: list[ProbeSpec]) -> Non
     assert spec.id == probe_id(spec.target, spec.variant, spec.shape, spec.credentials, spec.api)
 
 
-def test_auth_headers_only_on_include(plan: list[ProbeSpec]) -> None:
-    for spec in plan:
-        if spec.credentials is Credentials.INCLUDE:
+def test_auth_headers_only_on_the_token_shape(variants: list[OriginVariant]) -> None:
+    # A token is not ambient: cookie probes never carry it, so they measure the ambient
+    # credentials alone; the token shape carries it without cookies, like a token frontend.
+    shapes = default_shapes(unsafe=False, lab=False, token=True)
+    specs = build_plan(TARGETS, variants, shapes, auth_headers=[("Authorization", SECRET)])
+    token = [s for s in specs if s.shape.token]
+    assert token and len(token) == len(variants) * len(TARGETS)
+    for spec in specs:
+        if spec.shape.token:
             assert spec.auth_headers == (("Authorization", SECRET),)
+            assert spec.credentials is Credentials.OMIT
+            assert dict(spec.headers) == {"Authorization": SECRET}
         else:
             assert spec.auth_headers == ()
 

@@ -43,6 +43,7 @@ one for a timer in the page that fires a little late."""
 QUICK = only_classes("null")
 """Legitimate, unrelated and the three kinds of ``null`` origin (two opaque frames and
 a redirect), five pages of five probes: every path a probe takes to the target."""
+UNPRODUCIBLE = "https://app.example.com*.evil.test"
 
 
 # --- RateLimiter.reserve: pure, on a fake clock ------------------------------------
@@ -129,17 +130,10 @@ def test_slots_of_counts_what_reaches_the_target() -> None:
     # Through the redirector the request reaches the target a hop later: one spare slot.
     bounced = [s for s in specs if s.variant.via is Via.REDIRECT]
     assert {(s.shape.preflighted, _slots_of(s)) for s in bounced} == {(False, 2), (True, 3)}
-    # The user's Authorization header rides on credentialed probes: their simple GET
-    # is preflighted too, and books two slots.
+    # The user's Authorization header rides on the token shape: preflighted, two slots.
     _, specs = _plan("--header", "Authorization: Bearer x")
-    simple_include = [
-        s
-        for s in specs
-        if not s.shape.preflighted
-        and s.credentials.value == "include"
-        and s.variant.via is not Via.REDIRECT
-    ]
-    assert simple_include and all(_slots_of(s) == 2 for s in simple_include)
+    token = [s for s in specs if s.shape.token and s.variant.via is not Via.REDIRECT]
+    assert token and all(_slots_of(s) == 2 for s in token)
 
 
 def test_chunks_hold_about_one_second_of_slots_only_under_a_rate() -> None:
@@ -242,16 +236,18 @@ class Expected:
     """OPTIONS from the browser, at least and at most: Chromium does not preflight
     again after the harness's redirector bounced a preflighted request to the target."""
     replay: int
-    """The Python replay: each evidence's preflight and actual request, when sent."""
+    """The Python replay: one reachability request per target up front, then each
+    replayed evidence's preflight and actual request (requests no browser made)."""
 
 
 def expected_requests(data: dict[str, Any]) -> Expected:
     sent = [p for p in data["probes"] if p["outcome"] not in ("not-producible", "error")]
     preflighted = [p for p in sent if p["preflighted"]]
     direct = [p for p in preflighted if p["via"] != "redirect"]
-    replay = sum(
-        (ev.get("preflight") is not None) + (ev.get("actual") is not None)
+    replay = len(data["targets"]) + sum(
+        (x is not None and x.get("source") == "replay")
         for ev in data["evidence"]
+        for x in (ev.get("preflight"), ev.get("actual"))
     )
     return Expected(len(sent), (len(direct), len(preflighted)), replay)
 
@@ -278,6 +274,10 @@ def test_rate_limits_browser_probes_and_replay_together(
             "--rate",
             str(RATE),
             *QUICK,
+            # No engine can give a page this origin (Chromium percent-encodes the "*"),
+            # so the Python replay sends its requests, under the same budget.
+            "--origin",
+            UNPRODUCIBLE,
             "--format",
             "json",
             "--out",
@@ -303,7 +303,9 @@ def test_rate_limits_browser_probes_and_replay_together(
     replay = [h for h in hits if h.user_agent == "corsproof-replay"]
     browser = [h for h in hits if h.user_agent != "corsproof-replay"]
     want = expected_requests(data)
-    assert want.browser_actual >= 20 and want.replay >= 15
+    # The browsers' own exchanges are the evidence; the replay only checks the target
+    # and fills in for origins no engine could produce (special characters here).
+    assert want.browser_actual >= 20 and want.replay >= 3
     assert len(replay) == want.replay
     assert sum(h.method != "OPTIONS" for h in browser) == want.browser_actual
     low, high = want.browser_preflights

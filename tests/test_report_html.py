@@ -149,7 +149,7 @@ def test_first_screen_of_realistic_report() -> None:
         < page.index('id="finding-1"')
         < page.index('id="probe-log"')
     )
-    assert "Exploitable: attacker origins can read credentialed responses in Chromium" in page
+    assert "Exploitable: attacker origins can read the victim&#39;s data in Chromium" in page
     # Firefox is exploitable too (permissive profile lists default as well in this finding).
     exposure = page[
         page.index('id="engine-exposure"') : page.index(

@@ -20,7 +20,7 @@ def test_round_trips_and_keeps_canonical_order() -> None:
     report = realistic()
     text = dump(report)
     assert text.endswith("}\n")
-    assert text.startswith('{\n  "schema_version": 1,\n  "tool": "corsproof",\n  "tool_version": ')
+    assert text.startswith('{\n  "schema_version": 2,\n  "tool": "corsproof",\n  "tool_version": ')
     back = json.loads(text)
     assert back == report
     keys = list(back)
@@ -51,7 +51,7 @@ def test_large_report_is_compact_one_record_per_line_and_round_trips() -> None:
     assert json.loads(text) == report
     assert text.isascii() and text.endswith("}\n")
     lines = text.splitlines()
-    assert lines[0] == "{" and lines[1] == '"schema_version":1,'
+    assert lines[0] == "{" and lines[1] == '"schema_version":2,'
     # One line per probe, no indentation, compact separators.
     probe_lines = [ln for ln in lines if ln.startswith('{"id":"p')]
     assert len(probe_lines) == len(report["probes"])

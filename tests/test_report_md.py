@@ -25,8 +25,7 @@ def unescaped_pipes(line: str) -> int:
 def test_realistic_summary() -> None:
     text = md(realistic())
     assert text.startswith(
-        "## \u274c corsproof: Exploitable: attacker origins can read "
-        "credentialed responses in Chromium"
+        "## \u274c corsproof: Exploitable: attacker origins can read the victim's data in Chromium"
     )
     assert "critical **1**" in text and "low **1**" in text and "info **1**" in text
     assert "| Chromium | \u274c **yes** (critical) |" in text

@@ -68,7 +68,7 @@ def test_verdict_levels() -> None:
     assert v.level == "exploitable" and v.engines == ("chromium", "firefox")
     assert (
         v.headline
-        == ("Exploitable: attacker origins can read credentialed responses in Chromium and Firefox")
+        == ("Exploitable: attacker origins can read the victim's data in Chromium and Firefox")
         or "Chromium" in v.headline
     )
     assert verdict(clean_run()).level == "clean"

@@ -39,6 +39,7 @@ EXPECTED_IDS = {
     "allow-headers-overbroad",
     "expose-headers-overbroad",
     "errors-without-cors",
+    "token-read-cross-origin",
 }
 
 

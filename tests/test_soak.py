@@ -41,7 +41,10 @@ def test_cookie_witness_is_part_of_the_verdict() -> None:
     tally.add([replace(BASE, cookie_sent=False), OTHER], [FINDING], complete=True)
     assert not tally.clean()
     (key,) = tally.differing()
-    assert tally.verdicts[key] == {"blocked cookie=True", "blocked cookie=False"}
+    assert tally.verdicts[key] == {
+        "blocked cookie=True victim=None",
+        "blocked cookie=False victim=None",
+    }
     assert [line.split(" ")[:3] for line in tally.details[key]] == [
         ["run", "1:", "blocked"],
         ["run", "2:", "blocked"],
@@ -56,7 +59,7 @@ def test_a_probe_missing_from_a_run_is_a_difference() -> None:
     tally.add([BASE, OTHER], [FINDING], complete=True)
     tally.add([BASE], [FINDING], complete=True)
     (key,) = tally.differing()
-    assert tally.verdicts[key] == {"blocked cookie=True", "missing"}
+    assert tally.verdicts[key] == {"blocked cookie=True victim=None", "missing"}
     assert key[-1] == "xhr"
     # ...also when it first appears in a later run.
     late = Tally()

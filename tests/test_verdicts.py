@@ -24,11 +24,13 @@ from harness.models import (
     HttpExchange,
     Observation,
     Outcome,
+    Reach,
     Role,
     Severity,
     Via,
 )
 from harness.verdicts import judge
+from harness.witness import with_victim_data
 
 TARGET = "https://api.example.com/me"
 LEGIT = "https://app.example.com"
@@ -188,17 +190,14 @@ def probe(
     )
     preflight, actual = server.respond(origin, shape, creds, cookie)
     if preflight is not None and not _preflight_passes(preflight, origin, creds):
-        return replace(base, block_reason="preflight refused")
-    if not _passes(actual, origin, creds):
-        return replace(base, block_reason="CORS check failed", status=actual.status)
+        # The wire saw only the preflight: the request itself never left the browser.
+        return replace(base, block_reason="preflight refused", cookie_sent=False, victim_data=False)
     body = "secret" if cookie and server.auth_required else f"public-{actual.status}"
-    return replace(
-        base,
-        outcome=Outcome.READABLE,
-        status=actual.status,
-        body_hash=body,
-        cookie_sent=cookie if creds is INCLUDE else False,
-    )
+    # What the wire witness records of the actual request, readable or not.
+    wire = {"cookie_sent": cookie, "wire_status": actual.status, "wire_body_hash": body}
+    if not _passes(actual, origin, creds):
+        return replace(base, block_reason="CORS check failed", status=actual.status, **wire)
+    return replace(base, outcome=Outcome.READABLE, status=actual.status, body_hash=body, **wire)
 
 
 def run(
@@ -235,7 +234,7 @@ def run(
                                 producible=not unproducible(klass, engine),
                             )
                         )
-    return obs, evs
+    return with_victim_data(obs), evs
 
 
 def rules(findings: Sequence[Finding]) -> list[str]:
@@ -288,19 +287,32 @@ def test_reflection_folds_every_class_into_any_origin_read() -> None:
     assert "null-origin-trusted" in f.detail and "post-domain-bypass" in f.detail
     # Chromium sends the cross-site cookie by default; Firefox's TCP does not.
     assert f.engines == (CHROMIUM,)
-    assert "Exploitable in a default browser in: chromium." in f.detail
+    assert "Exploitable in a default browser: from any website in chromium." in f.detail
     # Allowed third-party cookies, Firefox sends the cookie and the read carries it.
-    assert "firefox: credentialed read with the cookie (HTTP 200)" in f.detail
-    assert "firefox (credentialed request readable but no cookie sent (HTTP 401))" in f.detail
+    assert "firefox: read the victim's data with the cookie from cross-site origins" in f.detail
+    assert "firefox: readable with credentials, but the session cookie was not sent" in f.detail
+    reach = {(e.engine, e.cookie_policy): e.reach for e in f.exposure}
+    assert reach == {
+        (CHROMIUM, DEFAULT): Reach.CROSS_SITE,
+        (CHROMIUM, PERMISSIVE): Reach.CROSS_SITE,
+        (FIREFOX, DEFAULT): Reach.NONE,
+        (FIREFOX, PERMISSIVE): Reach.CROSS_SITE,
+    }
     assert f.probes and set(f.evidence) <= {e.key for e in evs}
     assert f.cookie_policies == (DEFAULT, PERMISSIVE)
     assert f.header_check is not None and f.header_check.vulnerable
 
 
-def test_same_site_subdomain_reads_are_secret_even_in_firefox() -> None:
+def test_same_site_reads_in_firefox_are_exploitable_from_same_site_origins_only() -> None:
+    # Firefox sends the cookie to same-site requests only: a sibling subdomain reads the
+    # victim's data, no other website does. Who can exploit sets the severity.
     obs, evs = run(Server(allow=reflect), engines=(FIREFOX,))
     f = only(judge(obs, evs), "any-origin-read")
-    assert f.severity is Severity.CRITICAL and f.engines == (FIREFOX,)
+    assert f.severity is Severity.HIGH and f.engines == (FIREFOX,)
+    default = next(e for e in f.exposure if e.cookie_policy is DEFAULT)
+    assert default.reach is Reach.SAME_SITE
+    assert set(default.origins) == SAME_SITE - {LEGIT}
+    assert "only from same-site origins in firefox" in f.detail
 
 
 def test_firefox_only_reflection_is_high_not_critical() -> None:
@@ -308,7 +320,7 @@ def test_firefox_only_reflection_is_high_not_critical() -> None:
     f = only(judge(obs, evs), "any-origin-read")
     assert f.severity is Severity.HIGH
     assert f.engines == (FIREFOX,)
-    assert "Exploitable in a default browser in: none." in f.detail
+    assert "Exploitable in a default browser: no." in f.detail
     assert "What the server allows" in f.detail
 
 
@@ -332,10 +344,25 @@ def test_reflection_without_credentials_is_medium() -> None:
     assert f.engines == (CHROMIUM, FIREFOX)
 
 
-def test_unknown_cookie_state_counts_as_sent() -> None:
+def test_unknown_cookie_state_is_never_counted_as_sent() -> None:
     obs, evs = run(Server(allow=reflect), engines=(CHROMIUM,), policies=(DEFAULT,))
-    obs = [replace(o, cookie_sent=None) for o in obs]
-    assert only(judge(obs, evs), "any-origin-read").severity is Severity.CRITICAL
+    obs = [replace(o, cookie_sent=None, victim_data=None) for o in obs]
+    f = only(judge(obs, evs), "any-origin-read")
+    # The server allows credentialed reads (measured); exploitability is unknown, not assumed.
+    assert f.severity is Severity.HIGH
+    assert [e.reach for e in f.exposure] == [Reach.UNKNOWN]
+    assert "Exploitable in a default browser: no." in f.detail
+    assert "Unknown in: chromium" in f.detail
+
+
+def test_anonymous_answer_read_with_the_cookie_is_not_exploitable() -> None:
+    # The cookie went, but the server answered what it answers anyone: nothing stolen.
+    server = Server(allow=reflect, auth_required=False)
+    obs, evs = run(server, engines=(CHROMIUM,), policies=(DEFAULT,), attackers=CROSS_SITE)
+    f = only(judge(obs, evs), "any-origin-read")
+    assert f.severity is Severity.HIGH
+    assert [e.reach for e in f.exposure] == [Reach.NONE]
+    assert "the answer was the anonymous one" in f.detail
 
 
 CLASS_CASES = [
@@ -375,8 +402,9 @@ def test_subdomain_rule_lists_every_subdomain_origin() -> None:
     f = only(judge(obs, evs), "subdomain-trusted")
     assert f.origins == ("https://a.b.example.com", "https://x.example.com")
     assert f.classes == ("deeper-subdomain", "sibling-subdomain")
-    # Same-site subdomains get cookies even in Firefox.
-    assert f.engines == (CHROMIUM, FIREFOX) and f.severity is Severity.CRITICAL
+    # Same-site subdomains get cookies even in Firefox; only they can read, so high.
+    assert f.engines == (CHROMIUM, FIREFOX) and f.severity is Severity.HIGH
+    assert {e.reach for e in f.exposure} == {Reach.SAME_SITE}
 
 
 def test_http_origin_only_matters_for_https_targets() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import LabRun, lab_run, needs_chromium, only_classes
+from conftest import LabRun, assert_witnesses_agree, lab_run, needs_chromium, only_classes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,6 +70,10 @@ def test_sandboxed_frames_send_the_tag_from_their_first_request(tmp_path: Path) 
         policy="allowlist", via="sandbox-srcdoc", shape="simple-get", credentials="include"
     )
     assert sandbox and all(p["cookie_sent"] is True for p in sandbox)
+
+
+def test_the_wire_and_the_lab_log_agree_on_every_cookie(lab_both: LabRun) -> None:
+    assert_witnesses_agree(lab_both)
 
 
 def test_browser_versions_recorded(lab_both: LabRun) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HAVE_WEBKIT, LabRun, lab_run
+from conftest import HAVE_WEBKIT, LabRun, assert_witnesses_agree, lab_run
 
 from harness import browsers
 from harness.browsers import NavigationError, SessionSetup
@@ -299,7 +299,7 @@ def test_webkit_ran_cleanly(lab_webkit: LabRun) -> None:
     assert [b["engine"] for b in data["browsers"]] == ["webkit"]
     assert data["browsers"][0]["version"][:1].isdigit()
     assert data["errors"] == []
-    assert [p for p in data["probes"] if p["outcome"] == "error"] == []
+    assert [(p["id"], p["error"]) for p in data["probes"] if p["outcome"] == "error"] == []
     for p in data["probes"]:
         if p["via"] == "page":
             assert p["page_origin"] == p["origin"], p
@@ -307,6 +307,10 @@ def test_webkit_ran_cleanly(lab_webkit: LabRun) -> None:
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_the_wire_and_the_lab_log_agree_on_every_cookie_in_webkit(lab_webkit: LabRun) -> None:
+    assert_witnesses_agree(lab_webkit)
+
+
 def test_every_lab_request_carries_the_profile_tag(lab_webkit: LabRun) -> None:
     tags = {
         e.user_agent.rsplit(" corsproof (", 1)[-1]

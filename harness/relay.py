@@ -308,6 +308,7 @@ class Relay:
     """The CONNECT host and port (TLS); None for plain-http proxy requests."""
     upstream: _Side | None = None
     upstream_key: tuple[str, int, bool] | None = None
+    _connect_error: str = ""
 
     def adopt(self, server: _Side, up: Upstream) -> None:
         """Use an already open connection to ``up`` for the first request."""
@@ -391,36 +392,75 @@ class Relay:
         clean: str,
     ) -> bool:
         try:
-            request_body = _body_length(head)
+            body = await _read_body(client.reader, _body_length(head))
         except _Unparsable:
             await client.send(_reply(400, "corsproof proxy: bad request framing"))
             return False
-        if self.upstream is None or self.upstream_key != up.key:
-            if self.upstream is not None:
-                self.upstream.close()
-            self.upstream = None
-            try:
-                self.upstream = await connect(up, min(10.0, self.timeout))
-            except (OSError, ssl.SSLError, TimeoutError) as exc:
-                reason = getattr(exc, "strerror", None) or type(exc).__name__
+        drop = ("proxy-connection", "proxy-authorization") if self.authority is None else ()
+        kept = [ln for ln in head.lines if _name_of(ln) not in drop]
+        request = (
+            f"{method} {clean} {version}\r\n".encode("latin-1") + b"".join(kept) + b"\r\n" + body
+        )
+        for attempt in (1, 2):
+            fresh = await self._upstream(up)
+            if fresh is None:
+                reason = self._connect_error
                 pending.record(error=f"connect: {reason}")
                 await client.send(
                     _reply(502, f"corsproof proxy: cannot reach the target: {reason}")
                 )
                 return False
-            self.upstream_key = up.key
-        server = self.upstream
-        drop = ("proxy-connection", "proxy-authorization") if self.authority is None else ()
-        kept = [ln for ln in head.lines if _name_of(ln) not in drop]
-        server.writer.write(
-            f"{method} {clean} {version}\r\n".encode("latin-1") + b"".join(kept) + b"\r\n"
-        )
-        if request_body == "chunked":
-            await _copy_chunked(client.reader, server.send, None)
-        elif isinstance(request_body, int):
-            await _copy_fixed(client.reader, server.send, request_body, None)
-        await server.writer.drain()
-        return await self._response(client, server, up, pending, head, method)
+            server = self.upstream
+            assert server is not None
+            first: _Head | _Reset | None
+            try:
+                await server.send(request)
+                first = await asyncio.wait_for(
+                    read_head(server.reader, allow_eof=True), self.timeout * 3
+                )
+            except TimeoutError:
+                pending.record(error="timeout: no answer")
+                return False
+            except _Unparsable as exc:
+                return await self._raw(client, server, pending, exc.args[0] if exc.args else b"")
+            except (ConnectionError, OSError):
+                first = _RESET
+            if first is None or isinstance(first, _Reset):
+                if not fresh and attempt == 1:
+                    # A kept-alive connection the target had closed meanwhile: as a
+                    # browser does, send the request again on a new one.
+                    self._drop_upstream()
+                    continue
+                if isinstance(first, _Reset):
+                    pending.record(error="the target reset the connection")
+                    client.reset()
+                else:
+                    pending.record(error="the server closed the connection without answering")
+                return False
+            return await self._response(client, server, up, pending, head, method, first)
+        return False
+
+    async def _upstream(self, up: Upstream) -> bool | None:
+        """Make ``self.upstream`` a connection to ``up``: True if new, False if reused,
+        None when it cannot be opened (``self._connect_error`` says why)."""
+        if self.upstream is not None and (
+            self.upstream_key != up.key or self.upstream.reader.at_eof()
+        ):
+            self._drop_upstream()
+        if self.upstream is not None:
+            return False
+        try:
+            self.upstream = await connect(up, min(10.0, self.timeout))
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            self._connect_error = getattr(exc, "strerror", None) or type(exc).__name__
+            return None
+        self.upstream_key = up.key
+        return True
+
+    def _drop_upstream(self) -> None:
+        if self.upstream is not None:
+            self.upstream.close()
+        self.upstream, self.upstream_key = None, None
 
     async def _response(
         self,
@@ -430,29 +470,24 @@ class Relay:
         pending: _Pending,
         request: _Head,
         method: str,
+        head: _Head,
     ) -> bool:
         while True:
-            try:
-                head = await asyncio.wait_for(
-                    read_head(server.reader, allow_eof=True), self.timeout * 3
-                )
-            except TimeoutError:
-                pending.record(error="timeout: no answer")
-                return False
-            except (ConnectionError, OSError):
-                pending.record(error="the target reset the connection")
-                client.reset()
-                return False
-            except _Unparsable as exc:
-                return await self._raw(client, server, pending, exc.args[0] if exc.args else b"")
-            if head is None:
-                pending.record(error="the server closed the connection without answering")
-                return False
             status = _status(head)
             if status is None:
                 return await self._raw(client, server, pending, head.raw)
             if 100 <= status < 200 and status != 101:
                 await client.send(head.raw)
+                try:
+                    nxt = await asyncio.wait_for(
+                        read_head(server.reader, allow_eof=True), self.timeout * 3
+                    )
+                except (TimeoutError, ConnectionError, OSError, _Unparsable):
+                    nxt = None
+                if nxt is None:
+                    pending.record(error="the server sent only an interim (1xx) answer")
+                    return False
+                head = nxt
                 continue
             break
         try:
@@ -528,6 +563,35 @@ class Relay:
             for line in head.lines
         ]
         return (head.first + "\r\n").encode("latin-1") + b"".join(lines) + b"\r\n"
+
+
+class _Reset:
+    """Stands for "the target reset the connection" before answering."""
+
+
+_RESET = _Reset()
+
+MAX_REQUEST_BODY = 8 * 1024 * 1024
+"""Request bodies are read whole (to be sent again on a fresh connection when needed);
+corsproof's own probes send a few bytes."""
+
+
+async def _read_body(reader: asyncio.StreamReader, framing: int | str | None) -> bytes:
+    """A request body as received (chunked framing kept), at most MAX_REQUEST_BODY."""
+    parts: list[bytes] = []
+
+    async def keep(data: bytes) -> None:
+        parts.append(data)
+        if sum(len(p) for p in parts) > MAX_REQUEST_BODY:
+            raise _Unparsable(b"")
+
+    if framing == "chunked":
+        await _copy_chunked(reader, keep, None)
+    elif isinstance(framing, int):
+        if framing > MAX_REQUEST_BODY:
+            raise _Unparsable(b"")
+        await _copy_fixed(reader, keep, framing, None)
+    return b"".join(parts)
 
 
 def _name_of(line: bytes) -> str:

@@ -21,7 +21,7 @@ import datetime as dt
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -1038,11 +1038,13 @@ class Runner:
             retry = [
                 self._probe_target_url(s, f"{pid}.2") for s, pid in zip(chunk, ids, strict=True)
             ]
+            seq = self._harness.wire.seq if self._harness is not None else 0
             async with self._witness_locks[witness_key]:
                 mark = self._read_lab_log()
                 ran = await self._run_chunk(page, frame, batch, clock, retry)
                 lab_cookies = self._cookie_witness(witness_key, mark)
             records = await self._settled(ids)
+            stray = self._stray(seq, session.user_agent_tag)
             if isinstance(ran, str):
                 why = f"opaque-origin frame did not run: {ran}"
                 out += [
@@ -1073,6 +1075,7 @@ class Runner:
                     session=session,
                     wire_seen=witness.probe_wire(seen),
                     lab_cookies=lab_cookies,
+                    stray=stray,
                     engine_reason=reasons.get(spec.id),
                     engine_error=net_errors.get(spec.id),
                     cookie_reason=cookie_reasons.get(spec.id),
@@ -1357,6 +1360,15 @@ class Runner:
             "timeout_ms": timeout_ms,
         }
 
+    def _stray(self, seq: int, label: str) -> set[tuple[str, str]]:
+        """(method, URL) of requests without a marker that came through ``label`` since ``seq``."""
+        if self._harness is None:
+            return set()
+        return {
+            (r.exchange.method, r.exchange.url)
+            for r in self._harness.wire.unattributed_since(seq, label)
+        }
+
     async def _settled(self, ids: Sequence[str]) -> dict[str, list[wire.WireRecord]]:
         """The batch's wire records, once the proxy has finished relaying them.
 
@@ -1387,6 +1399,7 @@ class Runner:
         session: EngineSession,
         wire_seen: witness.ProbeWire,
         lab_cookies: Mapping[tuple[str, str], bool] | None,
+        stray: Collection[tuple[str, str]] = (),
         engine_reason: str | None,
         engine_error: str | None,
         cookie_reason: str | None,
@@ -1448,7 +1461,14 @@ class Runner:
             )
         victim: bool | None = None
         victim_note = None
-        if not wire_seen.reached:
+        if not wire_seen.reached and (spec.shape.method, spec.target) in stray:
+            # A request without corsproof's marker reached the same URL meanwhile: it may
+            # have been this probe's. The witness does not guess.
+            victim_note = (
+                "unknown: a request to this URL without corsproof's marker reached the "
+                "target during the batch, so whose it was cannot be told"
+            )
+        elif not wire_seen.reached:
             victim_note = "no request of this probe reached the target"
         elif actual is None:
             victim, victim_note = False, "only the preflight was sent; the request itself was not"

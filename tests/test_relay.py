@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,9 +18,10 @@ from harness.wire import NOT_RECORDED, BodyMeter, WireLog
 
 
 @contextmanager
-def scripted(answers: list[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+def scripted(answers: list[bytes], per_connection: int = 0) -> Iterator[tuple[int, list[bytes]]]:
     """A server answering the n-th request head it reads with ``answers[n]``, then closing
-    when the answers run out. Yields its port and the request heads it received."""
+    when the answers run out (or after ``per_connection`` answers on one connection, as
+    a server whose keep-alive timeout passed). Yields its port and the heads received."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
@@ -33,7 +35,8 @@ def scripted(answers: list[bytes]) -> Iterator[tuple[int, list[bytes]]]:
                 return
             with conn:
                 buf = b""
-                for answer in answers[len(seen) :]:
+                todo = answers[len(seen) :]
+                for answer in todo[:per_connection] if per_connection else todo:
                     while b"\r\n\r\n" not in buf:
                         data = conn.recv(65536)
                         if not data:
@@ -159,6 +162,27 @@ def test_a_target_that_closes_without_answering_is_recorded_as_such() -> None:
     [record] = log.take(["z1"])["z1"]
     assert record.exchange.status is None
     assert "without answering" in (record.exchange.error or "")
+
+
+def test_a_kept_alive_connection_the_target_closed_is_replaced_not_failed() -> None:
+    # The target closes idle connections (uvicorn: after 5 s); the browser keeps its own
+    # to the proxy open and sends the next request on it, as it would to the target.
+    keep = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    with (
+        scripted([keep, ANSWER], per_connection=1) as (port, seen),
+        proxy_to(port) as (proxy, log),
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s,
+    ):
+        s.sendall(get("/a?__corsproof=k1", close=False))
+        assert s.recv(65536) == keep
+        time.sleep(0.3)  # the target has closed its side by now
+        s.sendall(get("/b?__corsproof=k2"))
+        got = b""
+        while data := s.recv(65536):
+            got += data
+    assert got == ANSWER
+    assert len(seen) == 2
+    assert log.take(["k2"])["k2"][0].exchange.status == 200
 
 
 def test_requests_without_a_marker_are_kept_apart() -> None:

@@ -293,11 +293,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REPORT",
         help="report.json files or run folders (a folder of runs is expanded)",
     )
-    m.add_argument("--out", default="reports", metavar="DIR")
-    m.add_argument("--run-id", default="merged", metavar="ID")
-    m.add_argument("--format", default="html,json", metavar="LIST")
-    m.add_argument("--fail-on", default="high", metavar="SEVERITY")
-    m.add_argument("--baseline", metavar="REPORT")
+    m.add_argument(
+        "--out",
+        default="reports",
+        metavar="DIR",
+        help="output folder; the merged run is written to DIR/<run-id>/ (default: reports)",
+    )
+    m.add_argument(
+        "--run-id",
+        default="merged",
+        metavar="ID",
+        help="name of the merged run's folder (default: merged)",
+    )
+    m.add_argument(
+        "--format",
+        default="html,json",
+        metavar="LIST",
+        help="comma list of html, json, junit, sarif, md (default: html,json)",
+    )
+    m.add_argument(
+        "--fail-on",
+        default="high",
+        metavar="SEVERITY",
+        help="exit 1 on findings at or above: critical, high, medium, low, info (default: high)",
+    )
+    m.add_argument(
+        "--baseline",
+        metavar="REPORT",
+        help="an earlier report.json (or run folder): report what changed since",
+    )
 
     lab = sub.add_parser(
         "lab",
@@ -305,7 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Serve the lab API (every CORS policy, by path prefix) on loopback.",
     )
-    lab.add_argument("--port", type=int, default=8443)
+    lab.add_argument(
+        "--port",
+        type=int,
+        default=8443,
+        metavar="PORT",
+        help="TCP port on 127.0.0.1, 0 for any free one (default: 8443)",
+    )
     lab.add_argument("--http", action="store_true", help="plain http instead of https")
     return parser
 
@@ -332,7 +362,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         storage, state_secrets = load_storage_state(ns.storage_state)
         secrets.extend(state_secrets)
     if ns.login_url:
-        parse_target(ns.login_url)
+        parse_target(ns.login_url, "--login-url")
     try:
         formats = parse_formats(ns.format)
     except ValueError as exc:
@@ -426,7 +456,11 @@ def prepare_out_dir(config: RunConfig) -> Path:
 
 
 class Progress:
-    """Terminal progress: one line per origin and browser, secrets redacted."""
+    """Terminal progress: one line per origin and browser, secrets redacted.
+
+    Failures are printed as ``corsproof: error:`` lines, each distinct one once: the
+    runner reports a failure as it happens, and the CLI names it again at the end.
+    """
 
     def __init__(self, stream: TextIO, redact: Any, quiet: bool) -> None:
         self.stream = stream
@@ -435,6 +469,7 @@ class Progress:
         self.jsonl: TextIO | None = None
         self.t0 = time.monotonic()
         self.count = 0
+        self._errors: set[str] = set()
 
     def __call__(self, event: Any) -> None:
         if event.kind == "observation" and event.observation is not None:
@@ -443,11 +478,23 @@ class Progress:
                 self.jsonl.write(json.dumps(observation_to_dict(event.observation)) + "\n")
                 self.jsonl.flush()
             return
-        if self.quiet and event.kind not in ("error", "warning"):
+        if event.kind == "error":
+            self.error(event.message)
             return
-        prefix = {"warning": "warning: ", "error": "error: "}.get(event.kind, "")
+        if self.quiet and event.kind != "warning":
+            return
+        prefix = "warning: " if event.kind == "warning" else ""
         elapsed = time.monotonic() - self.t0
         self.stream.write(f"[{elapsed:6.1f}s] {prefix}{self.redact(event.message)}\n")
+        self.stream.flush()
+
+    def error(self, message: str) -> None:
+        """Print ``corsproof: error: message`` unless this failure was already printed."""
+        line = self.redact(message)
+        if line in self._errors:
+            return
+        self._errors.add(line)
+        self.stream.write(f"corsproof: error: {line}\n")
         self.stream.flush()
 
 
@@ -466,6 +513,9 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         baseline = load(Path(ns.baseline))
     elif ns.fail_on_new:
         raise ConfigError("--fail-on-new needs --baseline")
+    if ns.resume and not ns.run_id:
+        # Without it the run id is a new timestamp: a folder with nothing to resume.
+        raise ConfigError("--resume needs --run-id, the folder name of the interrupted run")
     run_dir = prepare_out_dir(config)
     resumed: list[dict[str, Any]] = []
     if ns.resume:
@@ -526,18 +576,18 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"interrupted: partial report written to {run_dir}\n")
         return EXIT_INTERRUPTED
     if tool_error is not None:
-        err.write(f"corsproof: error: {redactor.text(str(tool_error))}\n")
+        progress.error(str(tool_error))
         if runner.observations:
             err.write(f"partial results written to {run_dir}\n")
         return EXIT_TOOL_ERROR
     if any(e.kind in ("target", "launch") for e in report.errors):
         _print_summary(report, paths, out, config.fail_on)
-        # One line per distinct failure: an engine that fails under both cookie
-        # profiles reports the same reason twice.
-        for message in dict.fromkeys(
-            e.message for e in report.errors if e.kind in ("target", "launch")
-        ):
-            err.write(f"corsproof: error: {redactor.text(message)}\n")
+        # Progress.error prints each distinct failure once: the runner already
+        # printed most of them as they happened, and an engine that fails under
+        # both cookie profiles reports the same reason twice.
+        for e in report.errors:
+            if e.kind in ("target", "launch"):
+                progress.error(e.message)
         return EXIT_TOOL_ERROR
     worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
     _print_summary(report, paths, out, config.fail_on)
@@ -681,6 +731,8 @@ def cmd_lab(ns: argparse.Namespace, out: TextIO) -> int:
     from harness.lab import LAB_HOST, Lab
     from harness.servers import BackgroundServer
 
+    if not 0 <= ns.port <= 65535:
+        raise ConfigError(f"--port {ns.port}: must be between 0 and 65535")
     lab = Lab()
     ca = None if ns.http else RunCA([LAB_HOST, "localhost"])
     server = BackgroundServer(

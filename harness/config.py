@@ -201,27 +201,28 @@ def parse_bind(text: str) -> str:
         ) from None
 
 
-def parse_target(text: str) -> str:
-    """Validate a target URL: absolute http(s), a host, no user info or fragment."""
+def parse_target(text: str, flag: str = "--target") -> str:
+    """Validate a target URL: absolute http(s), a host, no user info or fragment.
+
+    ``flag`` names the option in the error (``--login-url`` takes a URL too).
+    """
     raw = text.strip()
     try:
         parts = urlsplit(raw)
     except ValueError:  # "Invalid IPv6 URL": an unbalanced [ or ]
-        raise ConfigError(f"--target {text!r}: invalid host") from None
+        raise ConfigError(f"{flag} {text!r}: invalid host") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"--target {text!r}: must be an absolute http:// or https:// URL")
+        raise ConfigError(f"{flag} {text!r}: must be an absolute http:// or https:// URL")
     if "@" in parts.netloc:
-        raise ConfigError(
-            f"--target {text!r}: credentials in the URL are not allowed; use --header"
-        )
+        raise ConfigError(f"{flag} {text!r}: credentials in the URL are not allowed; use --header")
     if parts.fragment:
-        raise ConfigError(f"--target {text!r}: drop the #fragment")
+        raise ConfigError(f"{flag} {text!r}: drop the #fragment")
     try:
         _ = parts.port
     except ValueError:
-        raise ConfigError(f"--target {text!r}: invalid port") from None
+        raise ConfigError(f"{flag} {text!r}: invalid port") from None
     if not parts.hostname or any(c in parts.hostname for c in " \t\r\n<>\"'`{}|\\^"):
-        raise ConfigError(f"--target {text!r}: invalid host")
+        raise ConfigError(f"{flag} {text!r}: invalid host")
     return raw
 
 
@@ -429,6 +430,13 @@ def load_storage_state(path: str) -> tuple[Path, tuple[str, ...]]:
                 f"--storage-state: {path} has a cookie without name, value and domain"
             )
         secrets.append(str(cookie["value"]))
+    if not data.get("cookies"):
+        # corsproof gives each browser the state's cookies, nothing else: without
+        # any, every credentialed probe would run without the victim's session.
+        raise ConfigError(
+            f"--storage-state: {path} holds no cookies, so the probes would carry no "
+            "session; save the state after logging in"
+        )
     for origin in data.get("origins", []) or []:
         for item in (origin or {}).get("localStorage", []) or []:
             if isinstance(item, dict) and "value" in item:

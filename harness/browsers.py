@@ -99,6 +99,34 @@ def _playwright_executable(engine: Engine) -> str | None:
     return path if path and Path(path).exists() else None
 
 
+async def start_playwright() -> tuple[Any, Any]:
+    """Start Playwright's driver in a session of its own; returns (context manager, api).
+
+    Ctrl-C in a terminal signals the whole foreground process group. In ours, the
+    driver (and every browser it launched) would die at once, and the run would
+    record that as a browser crash before it could stop cleanly. In its own session
+    only corsproof sees the signal and closes the browsers itself; the driver still
+    exits when corsproof does, because its stdin pipe closes.
+    """
+    from playwright.async_api import async_playwright
+
+    spawn = asyncio.create_subprocess_exec
+
+    async def own_session(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("start_new_session", True)
+        return await spawn(*args, **kwargs)
+
+    manager = async_playwright()
+    # Playwright spawns the driver with asyncio.create_subprocess_exec and offers no
+    # option for it; the wrapper is in place only while the driver starts.
+    asyncio.create_subprocess_exec = own_session
+    try:
+        api = await manager.start()
+    finally:
+        asyncio.create_subprocess_exec = spawn
+    return manager, api
+
+
 def _minibrowser() -> str | None:
     for lib in sorted(Path("/usr/lib").glob("*/webkit2gtk-4.*/MiniBrowser")):
         return str(lib)

@@ -652,9 +652,18 @@ def _run_async(runner: Any) -> RunReport:
         if signalled:
             os._exit(EXIT_INTERRUPTED)
         signalled.append(1)
+        runner.stop()
         main.cancel()
         loop.call_later(STOP_GRACE, loop.stop)
 
+    def quiet_after_cancel(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # Cancelling the run leaves futures that end in CancelledError with no one
+        # left to read them; asyncio would print each with a traceback.
+        if signalled or isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(quiet_after_cancel)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, cancel)
@@ -662,6 +671,7 @@ def _run_async(runner: Any) -> RunReport:
         report: RunReport = loop.run_until_complete(main)
         return report
     except KeyboardInterrupt:
+        runner.stop()
         main.cancel()
         loop.call_later(STOP_GRACE, loop.stop)
         with contextlib.suppress(BaseException):

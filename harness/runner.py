@@ -396,7 +396,22 @@ class Runner:
             notes.insert(0, _ENGINE_NOTES[0])
         return notes
 
+    def stop(self) -> None:
+        """Ctrl-C or SIGTERM: from now on, what fails is the shutdown, not the run.
+
+        Probes cut short and pages whose browser closes under them would otherwise
+        be recorded as errors and crashes; they are left out of the report (so
+        ``--resume`` measures them again), and so is what the shutdown prints.
+        """
+        if self._stopped_at is None:
+            self._stopped_at = len(self.errors)
+
+    _stopped_at: int | None = None
+    """Tool errors recorded before :meth:`stop`; None while the run goes on."""
+
     def _emit(self, event: Event) -> None:
+        if self._stopped_at is not None and event.kind in ("error", "warning"):
+            return
         try:
             self.sink(event)
         except Exception as exc:  # a broken sink must not lose the run
@@ -463,7 +478,9 @@ class Runner:
             await self._check_targets(plan, replayer)
             engines = self._resolve_engines()
             self._parallelism = max(1, min(4, ORIGIN_PARALLELISM // max(1, len(engines))))
-            self._probes_total = len(self.observations) + sum(
+            # The whole plan: probes kept from an interrupted run (--resume) are part
+            # of it, and are already counted in len(self.observations).
+            self._probes_total = sum(
                 len(plan.specs)
                 if p is CookiePolicy.DEFAULT or len(self._profiles_for(r.engine)) == 1
                 else sum(1 for s in plan.specs if s.credentials is Credentials.INCLUDE)
@@ -610,10 +627,7 @@ class Runner:
             self._pw_lock = asyncio.Lock()
         async with self._pw_lock:
             if self._pw is None:
-                from playwright.async_api import async_playwright
-
-                self._pw_cm = async_playwright()
-                self._pw = await self._pw_cm.start()
+                self._pw_cm, self._pw = await browsers.start_playwright()
         return self._pw
 
     async def _close_playwright(self) -> None:
@@ -1197,6 +1211,8 @@ class Runner:
         }
 
     def _record(self, obs: Observation) -> Observation:
+        if self._stopped_at is not None and obs.outcome is Outcome.ERROR:
+            return obs  # cut short by the shutdown: not a result
         self.observations.append(obs)
         self._emit(Event("observation", observation=obs))
         return obs
@@ -1238,7 +1254,7 @@ class Runner:
             findings=tuple(findings),
             evidence=tuple(self.evidence.values()),
             partial=self.partial,
-            errors=tuple(self.errors),
+            errors=tuple(self.errors[: self._stopped_at]),
             notes=(*(plan.notes if plan else ()), *self.session_notes, *self._engine_notes()),
             config=self.config.summary(),
             rules=rules_for_report({f.rule for f in findings}),

@@ -17,7 +17,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -27,10 +27,8 @@ from harness.config import (
     combine_remotes,
     load_storage_state,
     parse_bind,
-    parse_cookie,
     parse_cookie_policy,
     parse_engines,
-    parse_header,
     parse_origin,
     parse_remote,
     parse_target,
@@ -157,6 +155,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="'NAME: VALUE'",
         help="credential header such as a bearer token, sent on credentialed probes",
+    )
+    s.add_argument(
+        "--cookie-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="like --cookie, from environment variable NAME (repeatable), so the value "
+        "is not in argv; CORSPROOF_COOKIE is read too when set (one cookie per line)",
+    )
+    s.add_argument(
+        "--header-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="like --header, from environment variable NAME (repeatable); "
+        "CORSPROOF_HEADER is read too when set (one header per line)",
+    )
+    s.add_argument(
+        "--secrets-file",
+        metavar="FILE",
+        help="lines 'cookie: name=value; attrs' and 'header: Name: value' (# comments); "
+        "refused when other users may read it (chmod 600)",
     )
     s.add_argument(
         "--login-url",
@@ -340,8 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(ns: argparse.Namespace) -> RunConfig:
-    """Validate the verify arguments into a RunConfig; raises ConfigError."""
+def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None = None) -> RunConfig:
+    """Validate the verify arguments into a RunConfig; raises ConfigError.
+
+    ``environ`` (default ``os.environ``) is where --cookie-env, --header-env and
+    CORSPROOF_COOKIE / CORSPROOF_HEADER are read.
+    """
+    from harness.credentials import load_session
     from harness.reporting import parse_formats
 
     targets = tuple(parse_target(t) for t in ns.target)
@@ -352,11 +377,16 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
 
         legit = (Origin.parse(LEGIT_ORIGIN),)
     extra = tuple(parse_origin(o, "--origin") for o in ns.origin)
-    cookies = tuple(parse_cookie(c) for c in ns.cookie)
-    headers = tuple(parse_header(h) for h in ns.header)
-    secrets: list[str] = [c.value for c in cookies] + [v for _, v in headers]
-    for _, value in headers:
-        secrets.extend(p for p in value.split() if len(p) >= 8)
+    session = load_session(
+        ns.cookie,
+        ns.header,
+        cookie_env=ns.cookie_env,
+        header_env=ns.header_env,
+        secrets_file=ns.secrets_file,
+        environ=environ,
+    )
+    cookies, headers = session.cookies, session.headers
+    secrets: list[str] = session.secrets()
     storage = None
     if ns.storage_state:
         storage, state_secrets = load_storage_state(ns.storage_state)
@@ -416,6 +446,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         cookie_policies=parse_cookie_policy(ns.cookie_policy),
         cookies=cookies,
         headers=headers,
+        session_sources=session.sources,
         login_url=ns.login_url,
         storage_state=storage,
         insecure=ns.insecure,
@@ -506,6 +537,9 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = config_from_args(ns)
     for warning in config.warnings():
         err.write(f"corsproof: warning: {warning}\n")
+    if not config.quiet:
+        for source in config.session_sources:
+            err.write(f"corsproof: using {source}\n")
     baseline = None
     if ns.baseline:
         from harness.merge import load

@@ -114,6 +114,8 @@ class RunConfig:
     cookie_policies: tuple[CookiePolicy, ...] = (CookiePolicy.DEFAULT, CookiePolicy.PERMISSIVE)
     cookies: tuple[CookieSpec, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    session_sources: tuple[str, ...] = ()
+    """Where cookies and headers came from other than argv, names only (no values)."""
     login_url: str | None = None
     storage_state: Path | None = None
     insecure: bool = False
@@ -148,6 +150,7 @@ class RunConfig:
             "cookie_policies": [p.value for p in self.cookie_policies],
             "cookies": [c.name for c in self.cookies],
             "headers": [name for name, _ in self.headers],
+            "session_sources": list(self.session_sources),
             "login_url": self.login_url,
             "storage_state": bool(self.storage_state),
             "insecure": self.insecure,
@@ -234,30 +237,40 @@ def parse_origin(text: str, flag: str) -> Origin:
         raise ConfigError(f"{flag}: {exc}") from None
 
 
-def parse_header(text: str) -> tuple[str, str]:
-    """``Name: value`` -> (name, value); rejects CR/LF and invalid names."""
+def parse_header(text: str, source: str = "--header") -> tuple[str, str]:
+    """``Name: value`` -> (name, value); rejects CR/LF and invalid names.
+
+    ``source`` names where the text came from in the error; the value is never shown.
+    """
     name, sep, value = text.partition(":")
     name, value = name.strip(), value.strip()
     if not sep or not name:
         # The argument may be a bare token; never echo it.
-        raise ConfigError(f"--header ({len(text)} characters, not shown): expected 'Name: value'")
+        raise ConfigError(f"{source} ({len(text)} characters, not shown): expected 'Name: value'")
     if not _TOKEN.match(name):
-        raise ConfigError(f"--header: {name!r} is not a valid header name")
+        # "Bearer abc:def" splits inside the token: the name is not shown either.
+        raise ConfigError(
+            f"{source}: not a valid header name ({len(name)} characters before the colon, "
+            "not shown)"
+        )
     if any(c in value for c in "\r\n\x00"):
-        raise ConfigError(f"--header {name}: value must not contain line breaks or NUL")
+        raise ConfigError(f"{source} {name}: value must not contain line breaks or NUL")
     return name, value
 
 
-def parse_cookie(text: str) -> CookieSpec:
-    """``name=value; SameSite=Lax; Secure; Domain=...; Path=/; HttpOnly``."""
+def parse_cookie(text: str, source: str = "--cookie") -> CookieSpec:
+    """``name=value; SameSite=Lax; Secure; Domain=...; Path=/; HttpOnly``.
+
+    ``source`` names where the text came from in the error; the value is never shown.
+    """
     parts = [p.strip() for p in text.split(";")]
     first = parts[0]
     name, sep, value = first.partition("=")
     name, value = name.strip(), value.strip()
     if not sep or not name or not _TOKEN.match(name):
-        raise ConfigError("--cookie: expected 'name=value[; attributes]' with a valid cookie name")
+        raise ConfigError(f"{source}: expected 'name=value[; attributes]' with a valid cookie name")
     if any(c in value for c in ';\r\n\x00 ,"\\'):
-        raise ConfigError(f"--cookie {name}: value contains characters a cookie cannot hold")
+        raise ConfigError(f"{source} {name}: value contains characters a cookie cannot hold")
     spec: dict[str, Any] = {"name": name, "value": value}
     for attr in parts[1:]:
         if not attr:
@@ -271,20 +284,20 @@ def parse_cookie(text: str) -> CookieSpec:
             spec["http_only"] = True
         elif key_l == "samesite":
             if val.lower() not in _SAMESITE:
-                raise ConfigError(f"--cookie {name}: SameSite must be Strict, Lax or None")
+                raise ConfigError(f"{source} {name}: SameSite must be Strict, Lax or None")
             spec["same_site"] = _SAMESITE[val.lower()]
         elif key_l == "domain":
             if not val or any(c in val for c in " /:"):
-                raise ConfigError(f"--cookie {name}: invalid Domain {val!r}")
+                raise ConfigError(f"{source} {name}: invalid Domain {val!r}")
             spec["domain"] = val.lstrip(".")
         elif key_l == "path":
             if not val.startswith("/"):
-                raise ConfigError(f"--cookie {name}: Path must start with /")
+                raise ConfigError(f"{source} {name}: Path must start with /")
             spec["path"] = val
         elif key_l in ("max-age", "expires"):
             continue
         else:
-            raise ConfigError(f"--cookie {name}: unknown attribute {key.strip()!r}")
+            raise ConfigError(f"{source} {name}: unknown attribute {key.strip()!r}")
     return CookieSpec(**spec)
 
 

@@ -58,7 +58,10 @@ EPILOG = """\
 exit codes:
   0    no finding at or above --fail-on
   1    findings at or above --fail-on
-  2    corsproof itself failed (bad input, browser did not start, target unreachable)
+  2    corsproof itself failed (bad input, a named browser did not start, target
+       unreachable, or it answered none of its probes); with --fail-on-error also
+       when probes ended without a verdict, an engine did not run or --budget ran
+       out (2 then wins over 1; the findings are still reported)
   130  interrupted; the partial report is still written
 
 examples:
@@ -284,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SEVERITY",
         help="exit 1 on findings at or above: critical, high, medium, low, info (default: high)",
     )
+    o.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help="exit 2 when the verdict has caveats that are errors: probes without a "
+        "verdict, engines that did not run, a budget cut-off (for CI; default: they are "
+        "reported, and only findings and tool failures set the exit code)",
+    )
     o.add_argument("--quiet", action="store_true", help="no progress output")
     o.add_argument(
         "--baseline",
@@ -341,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline",
         metavar="REPORT",
         help="an earlier report.json (or run folder): report what changed since",
+    )
+    m.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help="exit 2 when the merged verdict has caveats that are errors (as verify)",
     )
 
     lab = sub.add_parser(
@@ -614,30 +629,48 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if runner.observations:
             err.write(f"partial results written to {run_dir}\n")
         return EXIT_TOOL_ERROR
-    if any(e.kind in ("target", "launch") for e in report.errors):
-        _print_summary(report, paths, out, config.fail_on)
-        # Progress.error prints each distinct failure once: the runner already
-        # printed most of them as they happened, and an engine that fails under
-        # both cookie profiles reports the same reason twice.
-        for e in report.errors:
-            if e.kind in ("target", "launch"):
-                progress.error(e.message)
-        return EXIT_TOOL_ERROR
     worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
-    _print_summary(report, paths, out, config.fail_on)
-    if drift_data is not None:
+    if drift_data is not None and ns.fail_on_new:
         from harness.merge import new_at_or_above
 
-        new = new_at_or_above(drift_data, config.fail_on.rank)
-        out.write(
-            f"since baseline {drift_data['baseline_run']}: {len(drift_data['changes'])} "
-            f"probe outcome(s) changed, {len(drift_data['new_findings'])} new finding(s), "
-            f"{len(drift_data['resolved_findings'])} resolved\n"
-        )
-        if ns.fail_on_new:
-            worst = list(new)
-    code = EXIT_FINDINGS if worst else EXIT_CLEAN
+        worst = list(new_at_or_above(drift_data, config.fail_on.rank))
+    code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
+    _print_summary(data, paths, out)
+    # Progress.error prints each distinct failure once: the runner already printed
+    # most of them as they happened, and an engine that fails under both cookie
+    # profiles reports the same reason twice.
+    for line in failures:
+        progress.error(line)
     return code
+
+
+def exit_status(
+    data: Mapping[str, Any], *, findings: bool, fail_on_error: bool
+) -> tuple[int, list[str]]:
+    """The exit code for a finished run's report dict, and the error lines that explain it.
+
+    2 when a named engine or a target failed, or a target answered none of its
+    probes (nothing was verified: a CI job must not go green on an API that is
+    down); with ``fail_on_error`` also when any caveat is an error (probe errors,
+    engines that did not run, a budget cut-off). Otherwise 1 for findings, 0 for none.
+    """
+    from harness.reporting import verdict
+
+    v = verdict(data)
+    lines = [
+        str(e.get("message"))
+        for e in data.get("errors") or []
+        if str(e.get("kind")) in ("target", "launch")
+    ]
+    lines += [c.text for c in v.caveats if c.kind == "no-answer"]
+    if lines:
+        return EXIT_TOOL_ERROR, lines
+    if fail_on_error and v.errors:
+        kinds = ", ".join(c.kind for c in v.errors)
+        return EXIT_TOOL_ERROR, [
+            f"--fail-on-error: the verdict has caveats that are errors ({kinds})"
+        ]
+    return (EXIT_FINDINGS if findings else EXIT_CLEAN), []
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -722,26 +755,42 @@ def _run_async(runner: Any) -> RunReport:
             loop.close()
 
 
-def _print_summary(
-    report: RunReport, paths: Sequence[Path], out: TextIO, fail_on: Severity
-) -> None:
-    counts: dict[str, int] = {}
-    for f in report.findings:
-        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
-    engines = ", ".join(f"{b.engine.value} {b.version}" for b in report.browsers)
-    out.write(f"\ncorsproof: {len(report.probes)} probes in {engines or 'no browser'}\n")
-    if report.findings:
-        order = [s.value for s in Severity]
-        out.write("findings: " + ", ".join(f"{counts[s]} {s}" for s in order if s in counts) + "\n")
-        for f in sorted(report.findings, key=lambda f: -f.severity.rank)[:15]:
-            out.write(f"  [{f.severity.value:8}] {f.rule}: {f.title} ({f.target})\n")
+def _print_summary(data: Mapping[str, Any], paths: Sequence[Path], out: TextIO) -> None:
+    """The terminal summary: probes, verdict, caveats, worst findings, files written."""
+    from harness.reporting import clean, severity_counts, sorted_findings, verdict
+
+    v = verdict(data)
+    engines = ", ".join(
+        f"{clean(b.get('engine'))} {clean(b.get('version'))}" for b in data.get("browsers") or []
+    )
+    out.write(f"\ncorsproof: {len(data.get('probes') or [])} probes in {engines or 'no browser'}\n")
+    out.write(f"verdict: {clean(v.headline)}\n")
+    for c in v.caveats:
+        out.write(f"caveat: {clean(c.text)}\n")
+    findings = sorted_findings(data)
+    if findings:
+        counts = severity_counts(data)
+        out.write("findings: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + "\n")
+        for f in findings[:15]:
+            out.write(
+                f"  [{clean(f.get('severity')):8}] {clean(f.get('rule'))}: "
+                f"{clean(f.get('title'))} ({clean(f.get('target'))})\n"
+            )
     else:
         out.write("no findings\n")
+    drift_data = data.get("baseline")
+    if isinstance(drift_data, Mapping):
+        out.write(
+            f"since baseline {clean(drift_data.get('baseline_run'))}: "
+            f"{len(drift_data.get('changes') or [])} probe outcome(s) changed, "
+            f"{len(drift_data.get('new_findings') or [])} new finding(s), "
+            f"{len(drift_data.get('resolved_findings') or [])} resolved\n"
+        )
     for p in paths:
         out.write(f"wrote {p}\n")
 
 
-def cmd_merge(ns: argparse.Namespace, out: TextIO) -> int:
+def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Join runs into one report."""
     from harness.merge import drift, load, merge, paths_of
     from harness.reporting import parse_formats, write_reports
@@ -764,9 +813,12 @@ def cmd_merge(ns: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise ConfigError(f"--out: cannot write to {run_dir}: {exc.strerror or exc}") from None
     paths = write_reports(data, run_dir, formats, fail_on=fail_on.value)
-    _print_summary(report, paths, out, fail_on)
     worst = [f for f in report.findings if f.severity.rank >= fail_on.rank]
-    return EXIT_FINDINGS if worst else EXIT_CLEAN
+    code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
+    _print_summary(data, paths, out)
+    for line in dict.fromkeys(failures):
+        err.write(f"corsproof: error: {line}\n")
+    return code
 
 
 def cmd_lab(ns: argparse.Namespace, out: TextIO) -> int:
@@ -817,7 +869,7 @@ def main(
         if ns.command == "lab":
             return cmd_lab(ns, out)
         if ns.command == "merge":
-            return cmd_merge(ns, out)
+            return cmd_merge(ns, out, err)
         parser.print_help(out)
         return EXIT_TOOL_ERROR
     except CorsproofError as exc:

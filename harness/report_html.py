@@ -175,6 +175,10 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
             "level": v.level,
             "headline": clean(v.headline),
             "detail": clean(v.detail),
+            "caveats": [
+                {"kind": clean(c.kind), "count": c.count, "text": clean(c.text), "error": c.error}
+                for c in v.caveats
+            ],
         },
         "counts": [{"severity": sev, "count": n} for sev, n in severity_counts(report).items()],
         "exposure": [

@@ -71,8 +71,17 @@ def render(report: Mapping[str, Any]) -> str:
             "Missing results are not passes.",
             "",
         ]
-    lines += [f"## {_ICONS.get(v.level, '')} corsproof: {md_escape(v.headline)}", ""]
+    # A clean verdict resting on a plan with gaps is not shown with a green tick.
+    icon = _ICONS["inconclusive"] if v.level == "clean" and v.errors else _ICONS.get(v.level, "")
+    lines += [f"## {icon} corsproof: {md_escape(v.headline)}", ""]
     lines += [md_escape(v.detail), ""]
+    if v.caveats:
+        lines += ["**What this verdict does not cover:**", ""]
+        lines += [
+            f"- {'**Not verified:**' if c.error else 'Scope:'} {md_escape(c.text)}"
+            for c in v.caveats
+        ]
+        lines.append("")
 
     counts = severity_counts(report)
     lines.append("**Findings:** " + " \u00b7 ".join(f"{sev} **{n}**" for sev, n in counts.items()))

@@ -569,7 +569,16 @@ class Runner:
                         "pass --insecure to accept a self-signed certificate"
                     )
                 if not err.startswith(("connect:", "proxy:")):
-                    continue  # answers badly: judged per probe, not refused outright
+                    # Answers badly: judged per probe, not refused outright. A target
+                    # that never answers makes every probe wait out --timeout.
+                    self._emit(
+                        Event(
+                            "warning",
+                            f"target {target} did not answer the first request ({err[:120]}); "
+                            "probing it anyway",
+                        )
+                    )
+                    continue
                 unreachable.append(target)
                 self.errors.append(ToolError("target", f"target {target} is unreachable: {err}"))
                 self._emit(Event("error", f"target {target} is unreachable: {err}"))
@@ -1243,6 +1252,8 @@ class Runner:
                 ),
             },
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            # What "N of M planned probes" counts against (harness.caveats).
+            "plan": {"probes": self._probes_total},
         }
         return RunReport(
             run_id=self.config.run_id,

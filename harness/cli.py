@@ -296,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("--quiet", action="store_true", help="no progress output")
     o.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary object on stdout (verdict, caveats, counts, findings, "
+        "report paths, exit code); the human summary and progress go to stderr",
+    )
+    o.add_argument(
         "--baseline",
         metavar="REPORT",
         help="an earlier report.json (or run folder): report what changed since",
@@ -356,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-error",
         action="store_true",
         help="exit 2 when the merged verdict has caveats that are errors (as verify)",
+    )
+    m.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary object on stdout; the human summary goes to stderr",
     )
 
     lab = sub.add_parser(
@@ -621,26 +632,38 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             paths += write_reports(data, run_dir, [fmt], fail_on=config.fail_on.value)
         except Exception as exc:  # a reporter bug must not lose the other formats
             tool_error = tool_error or CorsproofError(f"writing the {fmt} report failed: {exc}")
+    from harness.terminal import json_summary, print_summary, write_json
+
+    failures: list[str] = []
     if interrupted:
         err.write(f"interrupted: partial report written to {run_dir}\n")
-        return EXIT_INTERRUPTED
-    if tool_error is not None:
+        code = EXIT_INTERRUPTED
+    elif tool_error is not None:
         progress.error(str(tool_error))
+        failures = [redactor.text(str(tool_error))]
         if runner.observations:
             err.write(f"partial results written to {run_dir}\n")
-        return EXIT_TOOL_ERROR
-    worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
-    if drift_data is not None and ns.fail_on_new:
-        from harness.merge import new_at_or_above
+        code = EXIT_TOOL_ERROR
+    else:
+        worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
+        if drift_data is not None and ns.fail_on_new:
+            from harness.merge import new_at_or_above
 
-        worst = list(new_at_or_above(drift_data, config.fail_on.rank))
-    code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
-    _print_summary(data, paths, out)
-    # Progress.error prints each distinct failure once: the runner already printed
-    # most of them as they happened, and an engine that fails under both cookie
-    # profiles reports the same reason twice.
-    for line in failures:
-        progress.error(line)
+            worst = list(new_at_or_above(drift_data, config.fail_on.rank))
+        code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
+        # With --json, stdout holds the JSON object alone.
+        print_summary(data, paths, err if ns.json else out)
+        # Progress.error prints each distinct failure once: the runner already printed
+        # most of them as they happened, and an engine that fails under both cookie
+        # profiles reports the same reason twice.
+        for line in failures:
+            progress.error(line)
+        failures = [redactor.text(line) for line in dict.fromkeys(failures)]
+    if ns.json:
+        summary = json_summary(
+            "verify", data, code, paths=paths, errors=failures, interrupted=interrupted
+        )
+        write_json(summary, out)
     return code
 
 
@@ -755,45 +778,11 @@ def _run_async(runner: Any) -> RunReport:
             loop.close()
 
 
-def _print_summary(data: Mapping[str, Any], paths: Sequence[Path], out: TextIO) -> None:
-    """The terminal summary: probes, verdict, caveats, worst findings, files written."""
-    from harness.reporting import clean, severity_counts, sorted_findings, verdict
-
-    v = verdict(data)
-    engines = ", ".join(
-        f"{clean(b.get('engine'))} {clean(b.get('version'))}" for b in data.get("browsers") or []
-    )
-    out.write(f"\ncorsproof: {len(data.get('probes') or [])} probes in {engines or 'no browser'}\n")
-    out.write(f"verdict: {clean(v.headline)}\n")
-    for c in v.caveats:
-        out.write(f"caveat: {clean(c.text)}\n")
-    findings = sorted_findings(data)
-    if findings:
-        counts = severity_counts(data)
-        out.write("findings: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + "\n")
-        for f in findings[:15]:
-            out.write(
-                f"  [{clean(f.get('severity')):8}] {clean(f.get('rule'))}: "
-                f"{clean(f.get('title'))} ({clean(f.get('target'))})\n"
-            )
-    else:
-        out.write("no findings\n")
-    drift_data = data.get("baseline")
-    if isinstance(drift_data, Mapping):
-        out.write(
-            f"since baseline {clean(drift_data.get('baseline_run'))}: "
-            f"{len(drift_data.get('changes') or [])} probe outcome(s) changed, "
-            f"{len(drift_data.get('new_findings') or [])} new finding(s), "
-            f"{len(drift_data.get('resolved_findings') or [])} resolved\n"
-        )
-    for p in paths:
-        out.write(f"wrote {p}\n")
-
-
 def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Join runs into one report."""
     from harness.merge import drift, load, merge, paths_of
     from harness.reporting import parse_formats, write_reports
+    from harness.terminal import json_summary, print_summary, write_json
 
     try:
         formats = parse_formats(ns.format)
@@ -815,9 +804,12 @@ def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = write_reports(data, run_dir, formats, fail_on=fail_on.value)
     worst = [f for f in report.findings if f.severity.rank >= fail_on.rank]
     code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
-    _print_summary(data, paths, out)
-    for line in dict.fromkeys(failures):
+    print_summary(data, paths, err if ns.json else out)
+    failures = list(dict.fromkeys(failures))
+    for line in failures:
         err.write(f"corsproof: error: {line}\n")
+    if ns.json:
+        write_json(json_summary("merge", data, code, paths=paths, errors=failures), out)
     return code
 
 
@@ -862,8 +854,9 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        ns = parser.parse_args(list(argv) if argv is not None else None)
+        ns = parser.parse_args(args)
         if ns.command == "verify":
             return cmd_verify(ns, out, err)
         if ns.command == "lab":
@@ -874,6 +867,10 @@ def main(
         return EXIT_TOOL_ERROR
     except CorsproofError as exc:
         err.write(f"corsproof: error: {exc}\n")
+        if "--json" in args and args[:1] in (["verify"], ["merge"]):
+            from harness.terminal import json_summary, write_json
+
+            write_json(json_summary(args[0], None, EXIT_TOOL_ERROR, errors=[str(exc)]), out)
         return EXIT_TOOL_ERROR
     except KeyboardInterrupt:
         err.write("interrupted\n")

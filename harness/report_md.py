@@ -146,6 +146,8 @@ def render(report: Mapping[str, Any]) -> str:
             lines.append(f"_{len(disagreements) - MAX_DISAGREEMENTS} more in the HTML report._")
         lines.append("")
 
+    lines += _baseline(report.get("baseline"))
+
     errors = list(report.get("errors") or [])
     if errors:
         lines += [f"### Tool errors ({len(errors)})", ""]
@@ -163,3 +165,42 @@ def render(report: Mapping[str, Any]) -> str:
         f"{md_escape(browsers) or 'none'}</sub>"
     )
     return "\n".join(lines) + "\n"
+
+
+def _baseline(drift: Any) -> list[str]:
+    """The "since baseline" section: counts, new and resolved findings, engine versions."""
+    if not isinstance(drift, Mapping):
+        return []
+    new = list(drift.get("new_findings") or [])
+    resolved = list(drift.get("resolved_findings") or [])
+    changes = list(drift.get("changes") or [])
+    lines = [
+        f"### Since baseline {md_escape(drift.get('baseline_run'))}",
+        "",
+        f"**{len(new)}** new finding(s), **{len(resolved)}** resolved, "
+        f"**{len(changes)}** probe outcome(s) changed.",
+        "",
+    ]
+    versions = drift.get("browsers") or {}
+    before, after = versions.get("baseline") or {}, versions.get("current") or {}
+    upgraded = [
+        f"{md_escape(engine_label(e))} {md_escape(before.get(e) or '-')} \u2192 "
+        f"{md_escape(after.get(e) or '-')}"
+        for e in sorted({*before, *after})
+        if before.get(e) != after.get(e)
+    ]
+    if upgraded:
+        lines += ["Engine versions changed: " + "; ".join(upgraded) + ".", ""]
+    for title, rows in (("New", new), ("Resolved", resolved)):
+        if not rows:
+            continue
+        lines += [f"| {title} | Rule | Target |", "| --- | --- | --- |"]
+        for f in rows[:MAX_FINDINGS]:
+            lines.append(
+                f"| **{md_escape(f.get('severity'))}** | {md_escape(f.get('rule'))} | "
+                f"{md_escape(f.get('target'))} |"
+            )
+        if len(rows) > MAX_FINDINGS:
+            lines += ["", f"_{len(rows) - MAX_FINDINGS} more in the HTML report._"]
+        lines.append("")
+    return lines

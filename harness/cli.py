@@ -31,6 +31,8 @@ from harness.config import (
     parse_engines,
     parse_origin,
     parse_remote,
+    parse_sarif_category,
+    parse_sarif_location,
     parse_target,
 )
 from harness.errors import (
@@ -288,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 on findings at or above: critical, high, medium, low, info (default: high)",
     )
     o.add_argument(
+        "--sarif-category",
+        metavar="CATEGORY",
+        help="code scanning category of report.sarif (automationDetails.id = "
+        "CATEGORY/<run-id>); give each CI job that uploads its own SARIF its own "
+        "(default: corsproof, plus the engines and shard of a partial run)",
+    )
+    o.add_argument(
+        "--sarif-location",
+        metavar="FILE",
+        help="repository-relative file every SARIF result points at, e.g. your CORS "
+        "configuration (default: a placeholder .corsproof/<host>/<path>.cors per target, "
+        "written next to the report)",
+    )
+    o.add_argument(
         "--fail-on-error",
         action="store_true",
         help="exit 2 when the verdict has caveats that are errors: probes without a "
@@ -362,6 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-error",
         action="store_true",
         help="exit 2 when the merged verdict has caveats that are errors (as verify)",
+    )
+    m.add_argument(
+        "--sarif-category",
+        metavar="CATEGORY",
+        help="code scanning category of report.sarif (default: corsproof)",
+    )
+    m.add_argument(
+        "--sarif-location",
+        metavar="FILE",
+        help="repository-relative file every SARIF result points at (default: placeholders)",
     )
     m.add_argument(
         "--json",
@@ -490,6 +516,8 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
         per_class=ns.per_class,
         bind=parse_bind(ns.bind),
         quiet=ns.quiet,
+        sarif_category=parse_sarif_category(ns.sarif_category),
+        sarif_location=parse_sarif_location(ns.sarif_location),
         secrets=tuple(secrets),
     )
 
@@ -792,8 +820,11 @@ def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     reports = [load(p) for p in paths_of(ns.reports)]
     if not reports:
         raise ConfigError("merge: no report.json found in the given paths")
+    category = parse_sarif_category(ns.sarif_category)
+    location = parse_sarif_location(ns.sarif_location)
     report = merge(reports, run_id=ns.run_id)
     data = report.to_dict()
+    data["config"].update(sarif_category=category, sarif_location=location)
     if ns.baseline:
         data["baseline"] = drift(load(Path(ns.baseline)), data)
     run_dir = Path(ns.out) / ns.run_id

@@ -135,6 +135,10 @@ class RunConfig:
     bind: str = "127.0.0.1"
     """Address of the page servers and the proxy; remote browsers must reach it."""
     quiet: bool = False
+    sarif_category: str | None = None
+    """Code scanning category (``automationDetails.id`` prefix); None = derived."""
+    sarif_location: str | None = None
+    """Repository-relative file every SARIF result points at; None = placeholders."""
     secrets: tuple[str, ...] = field(default=(), repr=False)
     """Every secret value the run was given, so that it can be redacted everywhere."""
 
@@ -164,6 +168,8 @@ class RunConfig:
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             "per_class": self.per_class,
             "remote": {c.engine.value: c.remote.display for c in self.engines if c.remote},
+            "sarif_category": self.sarif_category,
+            "sarif_location": self.sarif_location,
         }
 
     def warnings(self) -> list[str]:
@@ -227,6 +233,41 @@ def parse_target(text: str, flag: str = "--target") -> str:
     if not parts.hostname or any(c in parts.hostname for c in " \t\r\n<>\"'`{}|\\^"):
         raise ConfigError(f"{flag} {text!r}: invalid host")
     return raw
+
+
+_CATEGORY = re.compile(r"^[A-Za-z0-9._+:-]+(/[A-Za-z0-9._+:-]+)*$")
+
+
+def parse_sarif_category(text: str | None) -> str | None:
+    """``--sarif-category``: words of ``[A-Za-z0-9._+:-]`` joined by ``/``."""
+    if text is None:
+        return None
+    value = text.strip().strip("/")
+    if not _CATEGORY.match(value):
+        raise ConfigError(
+            f"--sarif-category {text!r}: use letters, digits and . _ + : - between slashes"
+        )
+    return value
+
+
+def parse_sarif_location(text: str | None) -> str | None:
+    """``--sarif-location``: a path relative to the repository root, as a URI reference."""
+    if text is None:
+        return None
+    value = text.strip().replace("\\", "/")
+    parts = value.split("/")
+    if (
+        not value
+        or value.startswith("/")
+        or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", value)
+        or ".." in parts
+        or not re.match(r"^[A-Za-z0-9._~!$&'()*+,;=@/%-]+$", value)
+    ):
+        raise ConfigError(
+            f"--sarif-location {text!r}: give a file path relative to the repository root, "
+            "e.g. app/cors.py (no scheme, no leading /, no .., no spaces)"
+        )
+    return value
 
 
 def parse_origin(text: str, flag: str) -> Origin:

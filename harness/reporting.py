@@ -13,11 +13,12 @@ import this module for the shared derivations.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,26 +110,43 @@ def write_reports(
     for fmt in dict.fromkeys(formats):
         module = importlib.import_module(_MODULES[fmt])
         final = out_dir / FILENAMES[fmt]
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=out_dir)
-        tmp = Path(tmp_name)
-        try:
-            # newline="" keeps "\n" as written on every platform: reports are diffed.
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
-                if fmt == "junit":
-                    module.write(report, fp, fail_on=fail_on)
-                else:
-                    cast(_Writer, module.write)(report, fp)
-                fp.flush()
-                os.fsync(fp.fileno())
-            # mkstemp creates 0600; a report is an ordinary shareable file.
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        if fmt == "junit":
+            _write_atomic(final, functools.partial(module.write, report, fail_on=fail_on))
+        else:
+            _write_atomic(final, functools.partial(cast(_Writer, module.write), report))
+        # Files a format refers to (SARIF's placeholder locations), next to it.
+        extra = getattr(module, "extra_files", None)
+        for rel, text in (extra(report) if extra is not None else {}).items():
+            path = out_dir / rel
+            if out_dir.resolve() not in path.resolve().parents:
+                raise ValueError(f"{fmt}: refusing to write {rel} outside {out_dir}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, functools.partial(_write_text, text))
         written.append(final)
     return written
+
+
+def _write_text(text: str, fp: TextIO) -> None:
+    fp.write(text)
+
+
+def _write_atomic(final: Path, render: Callable[[TextIO], object]) -> None:
+    """Render into a temporary file beside ``final`` and move it into place."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    tmp = Path(tmp_name)
+    try:
+        # newline="" keeps "\n" as written on every platform: reports are diffed.
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
+            render(fp)
+            fp.flush()
+            os.fsync(fp.fileno())
+        # mkstemp creates 0600; a report is an ordinary shareable file.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 # --------------------------------------------------------------------------- helpers

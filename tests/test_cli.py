@@ -39,6 +39,13 @@ def test_defaults_point_at_the_lab() -> None:
     assert c.formats == ("html", "json")
 
 
+def test_sarif_options_reach_the_report_config() -> None:
+    c = config("--sarif-category", "/cors/nightly/", "--sarif-location", "app\\cors.py")
+    assert (c.sarif_category, c.sarif_location) == ("cors/nightly", "app/cors.py")
+    assert c.summary()["sarif_category"] == "cors/nightly"
+    assert config().summary()["sarif_location"] is None
+
+
 def test_external_target_is_safe_by_default() -> None:
     c = config(
         "--target", "https://api.example.org/me", "--allow-origin", "https://app.example.org"
@@ -84,6 +91,10 @@ def test_secrets_are_collected_for_redaction_and_kept_out_of_the_summary() -> No
         (["--bind", "api.example.org"], "--bind"),
         (["--storage-state", "/nonexistent.json"], "--storage-state"),
         (["--login-url", "notaurl"], "--login-url"),
+        (["--sarif-location", "https://api.example.org/me"], "--sarif-location"),
+        (["--sarif-location", "../outside.py"], "--sarif-location"),
+        (["--sarif-location", "/abs/cors.py"], "--sarif-location"),
+        (["--sarif-category", "two words"], "--sarif-category"),
         (["--unknown-flag"], "unrecognized"),
     ],
 )

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from harness.config import EngineChoice, RemoteEndpoint, is_loopback
 from harness.errors import LaunchError
 from harness.models import BrowserInfo, CookiePolicy, Engine, base_url
+from harness.system_browsers import find as find_system
+from harness.system_browsers import minibrowser
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -79,6 +81,8 @@ class ResolvedEngine:
     """For WebKitGTK: the WebKitWebDriver path."""
     remote: RemoteEndpoint | None = None
     """Set when the engine runs on another machine; ``executable`` is then a label."""
+    why: str = ""
+    """Why this build was picked (``--browser-source``), for the report and the terminal."""
 
 
 class EngineMissing(LaunchError):
@@ -127,14 +131,20 @@ async def start_playwright() -> tuple[Any, Any]:
     return manager, api
 
 
-def _minibrowser() -> str | None:
-    for lib in sorted(Path("/usr/lib").glob("*/webkit2gtk-4.*/MiniBrowser")):
-        return str(lib)
-    return None
+BROWSER_SOURCES = ("auto", "system", "playwright")
+"""``--browser-source``: where an engine's browser comes from when no path is named."""
 
 
-def resolve(choice: EngineChoice) -> ResolvedEngine:
-    """Find an executable for the engine; raises :class:`EngineMissing` with an install hint."""
+def resolve(choice: EngineChoice, source: str = "auto") -> ResolvedEngine:
+    """Find an executable for the engine; raises :class:`EngineMissing` with an install hint.
+
+    ``source`` is ``system`` (only the system build, :mod:`harness.system_browsers`),
+    ``playwright`` (only Playwright's own build, from ``python -m playwright install``)
+    or ``auto``: the system build when there is a usable one (the builds corsproof's
+    engine facts were measured on), else Playwright's. ``ResolvedEngine.why`` says
+    which was picked and why. A path named with ``--browser`` or a ``--remote``
+    engine is taken as given.
+    """
     engine = choice.engine
     if choice.remote is not None:
         # Nothing to find here: the browser machine has it (or says it has not when
@@ -144,27 +154,40 @@ def resolve(choice: EngineChoice) -> ResolvedEngine:
             engine, f"{where} at {choice.remote.display}", "remote", remote=choice.remote
         )
     if choice.path:
+        driver = ""
         if engine is Engine.WEBKIT:
             driver = shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"
-            return ResolvedEngine(engine, choice.path, "explicit", driver)
-        return ResolvedEngine(engine, choice.path, "explicit")
-    if engine is Engine.CHROMIUM:
-        for cand in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
-            if Path(cand).exists():
-                return ResolvedEngine(engine, cand, "system")
-    elif engine is Engine.FIREFOX:
-        for cand in ("/usr/bin/firefox-esr", "/usr/bin/firefox"):
-            if Path(cand).exists():
-                return ResolvedEngine(engine, cand, "system")
-    elif engine is Engine.WEBKIT:
-        found = shutil.which("WebKitWebDriver")
-        mini = _minibrowser()
-        if found and mini and shutil.which("Xvfb"):
-            return ResolvedEngine(engine, mini, "system", found)
-    managed = _playwright_executable(engine)
+        return ResolvedEngine(engine, choice.path, "explicit", driver, why="named with --browser")
+    system, system_why = (None, "") if source == "playwright" else find_system(engine.value)
+    if system is not None:
+        why = f"--browser-source {source}: {system_why}"
+        if engine is Engine.WEBKIT:
+            mini = minibrowser() or ""
+            return ResolvedEngine(engine, mini, "system", system, why=why)
+        return ResolvedEngine(engine, system, "system", why=why)
+    managed = None if source == "system" else _playwright_executable(engine)
     if managed:
-        return ResolvedEngine(engine, managed, "playwright")
-    raise EngineMissing(f"{engine.value} not found: {INSTALL_HINTS[engine]}")
+        why = (
+            "--browser-source playwright"
+            if source == "playwright"
+            else (f"--browser-source auto: {system_why}, so Playwright's own build")
+        )
+        return ResolvedEngine(engine, managed, "playwright", why=f"{why} ({managed})")
+    if source == "system":
+        raise EngineMissing(
+            f"{engine.value} not found: {system_why} (--browser-source system); "
+            f"{INSTALL_HINTS[engine]}"
+        )
+    if source == "playwright":
+        raise EngineMissing(
+            f"{engine.value} not found: no Playwright-managed build (--browser-source "
+            f"playwright); install it with `python -m playwright install --with-deps "
+            f"{engine.value}`"
+        )
+    raise EngineMissing(
+        f"{engine.value} not found ({system_why}; no Playwright-managed build either): "
+        f"{INSTALL_HINTS[engine]}"
+    )
 
 
 def reachable_proxy_url(proxy_url: str, browser_host: str) -> str:

@@ -27,6 +27,7 @@ from harness.config import (
     combine_remotes,
     load_storage_state,
     parse_bind,
+    parse_browser_source,
     parse_cookie_policy,
     parse_engines,
     parse_origin,
@@ -207,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ENGINES",
         help="comma list of chromium, firefox, webkit, optionally =PATH "
         "(default: every engine found)",
+    )
+    b.add_argument(
+        "--browser-source",
+        default="auto",
+        metavar="auto|system|playwright",
+        help="where engines come from: system builds (/usr/bin, Debian packages), "
+        "Playwright's own (python -m playwright install --with-deps ENGINE), or auto: "
+        "a usable system build, else Playwright's; the report says which and why "
+        "(default: auto)",
     )
     b.add_argument(
         "--remote",
@@ -495,6 +505,7 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
         extra_origins=extra,
         disabled_classes=tuple(ns.disable_class),
         engines=engines,
+        browser_source=parse_browser_source(ns.browser_source),
         cookie_policies=parse_cookie_policy(ns.cookie_policy),
         cookies=cookies,
         headers=headers,

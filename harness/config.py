@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import ConfigError
 from harness.models import CookiePolicy, Engine, Origin, OriginError, Severity
+from harness.system_browsers import SYSTEM_BINARIES
 
 ENGINE_NAMES = tuple(e.value for e in Engine)
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -35,8 +36,8 @@ REMOTE_SCHEMES: dict[Engine, tuple[str, ...]] = {
 REMOTE_EXECUTABLES: dict[Engine, str] = {
     # What a browser machine set up like corsproof's reference machine (Debian 12)
     # has; `?executable=PATH` overrides it, `?executable=` asks for the server's own.
-    Engine.CHROMIUM: "/usr/bin/chromium",
-    Engine.FIREFOX: "/usr/bin/firefox-esr",
+    Engine.CHROMIUM: SYSTEM_BINARIES["chromium"][0],
+    Engine.FIREFOX: SYSTEM_BINARIES["firefox"][0],
     # Empty: WebKitWebDriver starts the MiniBrowser it was built with.
     Engine.WEBKIT: "",
 }
@@ -111,6 +112,8 @@ class RunConfig:
     extra_origins: tuple[Origin, ...] = ()
     disabled_classes: tuple[str, ...] = ()
     engines: tuple[EngineChoice, ...] = ()
+    browser_source: str = "auto"
+    """``auto``, ``system`` or ``playwright``: where engines without a named path come from."""
     cookie_policies: tuple[CookiePolicy, ...] = (CookiePolicy.DEFAULT, CookiePolicy.PERMISSIVE)
     cookies: tuple[CookieSpec, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
@@ -151,6 +154,7 @@ class RunConfig:
             "extra_origins": [o.serialize() for o in self.extra_origins],
             "disabled_classes": list(self.disabled_classes),
             "engines": [c.engine.value for c in self.engines],
+            "browser_source": self.browser_source,
             "cookie_policies": [p.value for p in self.cookie_policies],
             "cookies": [c.name for c in self.cookies],
             "headers": [name for name, _ in self.headers],
@@ -449,6 +453,14 @@ def combine_remotes(
         names = ", ".join(e.value for e in by_engine)
         raise ConfigError(f"--remote {names}: not among the --browser engines")
     return tuple(out)
+
+
+def parse_browser_source(text: str) -> str:
+    """``--browser-source``: ``auto``, ``system`` or ``playwright``."""
+    value = text.strip().lower()
+    if value not in ("auto", "system", "playwright"):
+        raise ConfigError("--browser-source: choose auto, system or playwright")
+    return value
 
 
 def parse_cookie_policy(text: str) -> tuple[CookiePolicy, ...]:

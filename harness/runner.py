@@ -476,7 +476,7 @@ class Runner:
         )
         try:
             await self._check_targets(plan, replayer)
-            engines = self._resolve_engines()
+            engines = await self._resolve_engines()
             self._parallelism = max(1, min(4, ORIGIN_PARALLELISM // max(1, len(engines))))
             # The whole plan: probes kept from an interrupted run (--resume) are part
             # of it, and are already counted in len(self.observations).
@@ -592,16 +592,26 @@ class Runner:
         if unreachable:
             plan.specs = tuple(s for s in plan.specs if s.target not in unreachable)
 
-    def _resolve_engines(self) -> list[ResolvedEngine]:
+    async def _resolve_engines(self) -> list[ResolvedEngine]:
         found = []
         for choice in self.config.engines:
             try:
-                found.append(browsers.resolve(choice))
+                # In a thread: finding Playwright's own build asks its (sync) driver,
+                # which refuses to run inside this event loop.
+                resolved = await asyncio.to_thread(
+                    browsers.resolve, choice, self.config.browser_source
+                )
             except EngineMissing as exc:
                 if choice.explicit:
                     raise
                 self._emit(Event("warning", str(exc)))
                 self.errors.append(ToolError("browser-missing", str(exc)))
+                continue
+            found.append(resolved)
+            if resolved.why:
+                line = f"{resolved.engine.value}: {resolved.why}"
+                self.session_notes.append(f"Browser source: {line}.")
+                self._emit(Event("browser", line))
         return found
 
     async def _open_session(

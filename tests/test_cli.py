@@ -95,6 +95,7 @@ def test_secrets_are_collected_for_redaction_and_kept_out_of_the_summary() -> No
         (["--sarif-location", "../outside.py"], "--sarif-location"),
         (["--sarif-location", "/abs/cors.py"], "--sarif-location"),
         (["--sarif-category", "two words"], "--sarif-category"),
+        (["--browser-source", "homebrew"], "--browser-source"),
         (["--unknown-flag"], "unrecognized"),
     ],
 )

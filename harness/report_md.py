@@ -24,6 +24,13 @@ from harness.reporting import (
 
 MAX_FINDINGS = 25
 """Rows of the findings table before it is cut (the HTML report has them all)."""
+MAX_BYTES = 1024 * 1024 - 8 * 1024
+"""GitHub takes at most 1 MiB of step summary per step; summary.md stays below that
+(with room for a line the workflow adds), cut at a line with a notice."""
+TRUNCATED = (
+    "_summary.md was cut here to fit GitHub's 1 MiB step-summary limit; "
+    "the HTML report and report.json have everything._"
+)
 MAX_DISAGREEMENTS = 10
 
 _ICONS = {
@@ -160,11 +167,28 @@ def render(report: Mapping[str, Any]) -> str:
         f"{engine_label(b.get('engine'))} {b.get('version', '')}".strip()
         for b in report.get("browsers") or []
     )
-    lines.append(
+    footer = (
         f"<sub>run {md_escape(report.get('run_id'))} \u00b7 browsers: "
         f"{md_escape(browsers) or 'none'}</sub>"
     )
-    return "\n".join(lines) + "\n"
+    return _fit([*lines, footer])
+
+
+def _fit(lines: list[str]) -> str:
+    """The lines as text, cut at a line boundary to stay within :data:`MAX_BYTES`."""
+    text = "\n".join(lines) + "\n"
+    if len(text.encode("utf-8")) <= MAX_BYTES:
+        return text
+    room = MAX_BYTES - len(TRUNCATED.encode("utf-8")) - 4
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        size = len(line.encode("utf-8")) + 1
+        if used + size > room:
+            break
+        kept.append(line)
+        used += size
+    return "\n".join([*kept, "", TRUNCATED]) + "\n"
 
 
 def _baseline(drift: Any) -> list[str]:

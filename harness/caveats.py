@@ -57,23 +57,42 @@ def judged_probes(report: Mapping[str, Any]) -> int:
 def unanswered_targets(report: Mapping[str, Any]) -> list[tuple[str, int, str]]:
     """(target, probes, most common error) for each target that answered none of its probes.
 
-    A target answered a probe when the browser read the response or blocked one the
-    server sent. A target whose probes were all not-producible (the engine refused
-    every origin) says nothing either way and is not listed.
+    A target answered when a browser read a response or blocked one the server sent,
+    or when it answered corsproof's own replay of a probe (the evidence): probes lost
+    to a browser that did not start say nothing about the target. A target whose
+    probes were all not-producible (the engine refused every origin) is not listed.
     """
     by_target: dict[str, list[Mapping[str, Any]]] = {}
     for p in report.get("probes") or []:
         by_target.setdefault(str(p.get("target", "")), []).append(p)
+    replied = {
+        str(e.get("target", ""))
+        for e in report.get("evidence") or []
+        if any(
+            isinstance(x, Mapping) and x.get("status") is not None
+            for x in (e.get("preflight"), e.get("actual"))
+        )
+    }
     out = []
     for target in [str(t) for t in report.get("targets") or []]:
         probes = by_target.get(target, [])
-        if any(p.get("outcome") in ANSWERED or p.get("status") is not None for p in probes):
+        if target in replied or any(
+            p.get("outcome") in ANSWERED or p.get("status") is not None for p in probes
+        ):
             continue
         errors = [p for p in probes if p.get("outcome") == "error"]
         if not errors:
             continue
         out.append((target, len(probes), _common_error(errors)))
     return out
+
+
+def nothing_answered(report: Mapping[str, Any]) -> bool:
+    """True when the run had targets and not one of them answered a probe: nothing was
+    verified (an API that is down). Some silent targets beside answering ones are a
+    ``no-answer`` caveat instead."""
+    targets = {str(t) for t in report.get("targets") or []}
+    return bool(targets) and {t for t, _, _ in unanswered_targets(report)} == targets
 
 
 def _common_error(probes: Sequence[Mapping[str, Any]]) -> str:

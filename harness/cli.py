@@ -62,9 +62,9 @@ exit codes:
   0    no finding at or above --fail-on
   1    findings at or above --fail-on
   2    corsproof itself failed (bad input, a named browser did not start, target
-       unreachable, or it answered none of its probes); with --fail-on-error also
-       when probes ended without a verdict, an engine did not run or --budget ran
-       out (2 then wins over 1; the findings are still reported)
+       unreachable, or no target answered any probe); with --fail-on-error also
+       when probes ended without a verdict, a target answered none, an engine did
+       not run or --budget ran out (2 then wins over 1; findings are still reported)
   130  interrupted; the partial report is still written
 
 examples:
@@ -711,11 +711,13 @@ def exit_status(
 ) -> tuple[int, list[str]]:
     """The exit code for a finished run's report dict, and the error lines that explain it.
 
-    2 when a named engine or a target failed, or a target answered none of its
+    2 when a named engine or a target failed, or no target answered any of its
     probes (nothing was verified: a CI job must not go green on an API that is
-    down); with ``fail_on_error`` also when any caveat is an error (probe errors,
-    engines that did not run, a budget cut-off). Otherwise 1 for findings, 0 for none.
+    down); with ``fail_on_error`` also when any caveat is an error (probe errors, a
+    silent target beside answering ones, engines that did not run, a budget
+    cut-off). Otherwise 1 for findings, 0 for none.
     """
+    from harness.caveats import nothing_answered
     from harness.reporting import verdict
 
     v = verdict(data)
@@ -724,7 +726,8 @@ def exit_status(
         for e in data.get("errors") or []
         if str(e.get("kind")) in ("target", "launch")
     ]
-    lines += [c.text for c in v.caveats if c.kind == "no-answer"]
+    if nothing_answered(data):
+        lines += [c.text for c in v.caveats if c.kind == "no-answer"]
     if lines:
         return EXIT_TOOL_ERROR, lines
     if fail_on_error and v.errors:

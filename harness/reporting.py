@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO, cast
 
-from harness.caveats import Caveat, caveats, judged_probes, planned_probes, unanswered_targets
+from harness.caveats import Caveat, caveats, judged_probes, nothing_answered, planned_probes
 from harness.models import Engine, Severity
 
 FORMATS: tuple[str, ...] = ("html", "json", "junit", "sarif", "md")
@@ -411,9 +411,7 @@ def verdict(report: Mapping[str, Any]) -> Verdict:
         )
     judged, planned = judged_probes(report), planned_probes(report)
     coverage = f"{judged:,} of {planned:,} planned probes"
-    targets = [str(t) for t in report.get("targets") or []]
-    silent = unanswered_targets(report)
-    if targets and len(silent) == len(targets):
+    if nothing_answered(report):
         return Verdict(
             "inconclusive",
             "Inconclusive: the target answered none of the probes",

@@ -121,6 +121,45 @@ def test_a_target_that_answered_nothing() -> None:
     assert v.caveats[0].kind == "no-answer"
 
 
+def test_a_target_that_answered_the_replay_did_answer() -> None:
+    # Probes lost to a browser that never started say nothing about the target.
+    report = silent(clean_run())
+    report["evidence"] = [
+        {
+            "key": "k",
+            "target": ME,
+            "origin": "o",
+            "shape": "s",
+            "credentials": "omit",
+            "preflight": None,
+            "actual": {"method": "GET", "url": ME, "request_headers": [], "status": 200},
+        }
+    ]
+    assert unanswered_targets(report) == []
+    assert exit_status(report, findings=False, fail_on_error=False) == (0, [])
+
+
+def test_one_silent_target_beside_answering_ones_is_a_caveat() -> None:
+    report = clean_run()
+    other = f"{ME}/down"
+    report["targets"] = [ME, other]
+    for p in copy.deepcopy(report["probes"]):
+        p.update(
+            id=p["id"] + "-down",
+            target=other,
+            outcome="error",
+            readable=False,
+            status=None,
+            error="timeout after 2000 ms",
+        )
+        report["probes"].append(p)
+    (c,) = [c for c in caveats(report) if c.kind == "no-answer"]
+    assert c.error and other in c.text
+    assert verdict(report).level == "clean"
+    assert exit_status(report, findings=False, fail_on_error=False) == (0, [])
+    assert exit_status(report, findings=False, fail_on_error=True)[0] == 2
+
+
 def test_exit_status() -> None:
     assert exit_status(clean_run(), findings=False, fail_on_error=True) == (0, [])
     assert exit_status(quick_run_with_errors(), findings=False, fail_on_error=False) == (0, [])

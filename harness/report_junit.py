@@ -4,9 +4,11 @@ Layout: one ``<testsuite>`` per target, one ``<testcase>`` per target x rule
 (``classname`` = target, ``name`` = rule id) for every rule in the report, plus a
 passing ``no CORS findings`` case for a target without findings. Each finding at
 or above ``fail_on`` is a ``<failure>``; milder ones go to ``<system-out>`` so the
-case passes but the text is kept. A partial run or tool errors add a
-``corsproof`` suite whose ``run-complete`` case carries an ``<error>``, so an
-interrupted run never looks green.
+case passes but the text is kept. Each caveat of the verdict
+(:mod:`harness.caveats`) is a case of a ``corsproof`` suite: one that leaves part of
+the plan unverified (probe errors, an engine that did not run, a partial run, tool
+errors) carries an ``<error>`` and counts in ``errors=``, so such a run never looks
+green; a quick run is ``<skipped>``.
 
 The output validates against the Jenkins xUnit ``junit-10.xsd``. It is built with
 :mod:`xml.etree.ElementTree`, which escapes markup; characters XML 1.0 forbids
@@ -20,6 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from harness.caveats import caveats
 from harness.models import Severity
 from harness.reporting import clean, duration_seconds, severity_rank, sorted_findings
 
@@ -27,7 +30,6 @@ NO_FINDINGS = "no CORS findings"
 """Name of the passing test case for a target without findings."""
 
 RUN_SUITE = "corsproof"
-RUN_CASE = "run-complete"
 
 # Everything outside XML 1.0's Char production (plus the discouraged C1 range).
 _ILLEGAL_XML = re.compile("[^\t\n\r\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -120,48 +122,48 @@ def build(report: Mapping[str, Any], threshold: int) -> ET.Element:
         total_tests += tests
         total_failures += failures
 
-    errors = list(report.get("errors") or [])
-    if report.get("partial") or errors:
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            {
-                "name": RUN_SUITE,
-                "tests": "1",
-                "failures": "0",
-                "errors": "1",
-                "skipped": "0",
-                "time": _seconds(seconds),
-            },
-        )
-        case = ET.SubElement(
-            suite, "testcase", {"classname": RUN_SUITE, "name": RUN_CASE, "time": "0"}
-        )
-        lines = []
-        if report.get("partial"):
-            lines.append(
-                "PARTIAL RUN: interrupted before every probe finished; results are incomplete."
+    limits = caveats(report)
+    if limits:
+        # One case per caveat: what could not be measured is an <error>, so CI
+        # counts it; a limit the user chose (a quick run) is <skipped>.
+        suite = ET.SubElement(root, "testsuite", {"name": RUN_SUITE})
+        errors = skipped = 0
+        for c in limits:
+            case = ET.SubElement(
+                suite, "testcase", {"classname": RUN_SUITE, "name": xml_text(c.kind), "time": "0"}
             )
-        lines += [f"{xml_text(e.get('kind'))}: {xml_text(e.get('message'))}" for e in errors]
-        error = ET.SubElement(
-            case,
-            "error",
-            {
-                "message": "partial run"
-                if report.get("partial")
-                else f"{len(errors)} tool error(s)",
-                "type": "partial" if report.get("partial") else "tool-error",
-            },
-        )
-        error.text = "\n".join(lines)
-        total_tests += 1
-        total_errors += 1
+            if c.error:
+                errors += 1
+                element = ET.SubElement(
+                    case, "error", {"message": xml_text(c.text), "type": xml_text(c.kind)}
+                )
+                element.text = _caveat_detail(report, c.kind, c.text)
+            else:
+                skipped += 1
+                ET.SubElement(case, "skipped", {"message": xml_text(c.text)})
+        suite.set("tests", str(len(limits)))
+        suite.set("failures", "0")
+        suite.set("errors", str(errors))
+        suite.set("skipped", str(skipped))
+        suite.set("time", _seconds(seconds))
+        total_tests += len(limits)
+        total_errors += errors
 
     root.set("tests", str(total_tests))
     root.set("failures", str(total_failures))
     root.set("errors", str(total_errors))
+    # <testsuites> has no "skipped" attribute in junit-10.xsd; each suite counts its own.
     root.set("time", _seconds(seconds))
     return root
+
+
+def _caveat_detail(report: Mapping[str, Any], kind: str, text: str) -> str:
+    lines = [text]
+    if kind == "partial":
+        lines.insert(0, "PARTIAL RUN: stopped before every probe finished; results are incomplete.")
+    if kind == "tool-errors":
+        lines += [f"{e.get('kind')}: {e.get('message')}" for e in report.get("errors") or []]
+    return xml_text("\n".join(lines))
 
 
 def _properties(suite: ET.Element, report: Mapping[str, Any]) -> None:

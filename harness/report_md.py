@@ -24,6 +24,13 @@ from harness.reporting import (
 
 MAX_FINDINGS = 25
 """Rows of the findings table before it is cut (the HTML report has them all)."""
+MAX_BYTES = 1024 * 1024 - 8 * 1024
+"""GitHub takes at most 1 MiB of step summary per step; summary.md stays below that
+(with room for a line the workflow adds), cut at a line with a notice."""
+TRUNCATED = (
+    "_summary.md was cut here to fit GitHub's 1 MiB step-summary limit; "
+    "the HTML report and report.json have everything._"
+)
 MAX_DISAGREEMENTS = 10
 
 _ICONS = {
@@ -71,8 +78,17 @@ def render(report: Mapping[str, Any]) -> str:
             "Missing results are not passes.",
             "",
         ]
-    lines += [f"## {_ICONS.get(v.level, '')} corsproof: {md_escape(v.headline)}", ""]
+    # A clean verdict resting on a plan with gaps is not shown with a green tick.
+    icon = _ICONS["inconclusive"] if v.level == "clean" and v.errors else _ICONS.get(v.level, "")
+    lines += [f"## {icon} corsproof: {md_escape(v.headline)}", ""]
     lines += [md_escape(v.detail), ""]
+    if v.caveats:
+        lines += ["**What this verdict does not cover:**", ""]
+        lines += [
+            f"- {'**Not verified:**' if c.error else 'Scope:'} {md_escape(c.text)}"
+            for c in v.caveats
+        ]
+        lines.append("")
 
     counts = severity_counts(report)
     lines.append("**Findings:** " + " \u00b7 ".join(f"{sev} **{n}**" for sev, n in counts.items()))
@@ -137,6 +153,8 @@ def render(report: Mapping[str, Any]) -> str:
             lines.append(f"_{len(disagreements) - MAX_DISAGREEMENTS} more in the HTML report._")
         lines.append("")
 
+    lines += _baseline(report.get("baseline"))
+
     errors = list(report.get("errors") or [])
     if errors:
         lines += [f"### Tool errors ({len(errors)})", ""]
@@ -149,8 +167,64 @@ def render(report: Mapping[str, Any]) -> str:
         f"{engine_label(b.get('engine'))} {b.get('version', '')}".strip()
         for b in report.get("browsers") or []
     )
-    lines.append(
+    footer = (
         f"<sub>run {md_escape(report.get('run_id'))} \u00b7 browsers: "
         f"{md_escape(browsers) or 'none'}</sub>"
     )
-    return "\n".join(lines) + "\n"
+    return _fit([*lines, footer])
+
+
+def _fit(lines: list[str]) -> str:
+    """The lines as text, cut at a line boundary to stay within :data:`MAX_BYTES`."""
+    text = "\n".join(lines) + "\n"
+    if len(text.encode("utf-8")) <= MAX_BYTES:
+        return text
+    room = MAX_BYTES - len(TRUNCATED.encode("utf-8")) - 4
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        size = len(line.encode("utf-8")) + 1
+        if used + size > room:
+            break
+        kept.append(line)
+        used += size
+    return "\n".join([*kept, "", TRUNCATED]) + "\n"
+
+
+def _baseline(drift: Any) -> list[str]:
+    """The "since baseline" section: counts, new and resolved findings, engine versions."""
+    if not isinstance(drift, Mapping):
+        return []
+    new = list(drift.get("new_findings") or [])
+    resolved = list(drift.get("resolved_findings") or [])
+    changes = list(drift.get("changes") or [])
+    lines = [
+        f"### Since baseline {md_escape(drift.get('baseline_run'))}",
+        "",
+        f"**{len(new)}** new finding(s), **{len(resolved)}** resolved, "
+        f"**{len(changes)}** probe outcome(s) changed.",
+        "",
+    ]
+    versions = drift.get("browsers") or {}
+    before, after = versions.get("baseline") or {}, versions.get("current") or {}
+    upgraded = [
+        f"{md_escape(engine_label(e))} {md_escape(before.get(e) or '-')} \u2192 "
+        f"{md_escape(after.get(e) or '-')}"
+        for e in sorted({*before, *after})
+        if before.get(e) != after.get(e)
+    ]
+    if upgraded:
+        lines += ["Engine versions changed: " + "; ".join(upgraded) + ".", ""]
+    for title, rows in (("New", new), ("Resolved", resolved)):
+        if not rows:
+            continue
+        lines += [f"| {title} | Rule | Target |", "| --- | --- | --- |"]
+        for f in rows[:MAX_FINDINGS]:
+            lines.append(
+                f"| **{md_escape(f.get('severity'))}** | {md_escape(f.get('rule'))} | "
+                f"{md_escape(f.get('target'))} |"
+            )
+        if len(rows) > MAX_FINDINGS:
+            lines += ["", f"_{len(rows) - MAX_FINDINGS} more in the HTML report._"]
+        lines.append("")
+    return lines

@@ -1,11 +1,25 @@
-"""``report.sarif``: findings as SARIF 2.1.0 for code-scanning dashboards.
+"""``report.sarif``: findings as SARIF 2.1.0 that GitHub code scanning ingests.
 
 One run; ``tool.driver.rules`` holds every rule in the report (plus any rule a
 finding names that the rules dict lacks), each result points at its rule by id
-and index. Code scanning wants a location, and a CORS finding has no source file,
-so the target URL is the artifact URI. ``partialFingerprints`` is a hash of
-(rule, target, origins), so the same finding keeps its identity across runs and a
-fixed one closes.
+and index. Code scanning rejects a whole upload whose locations use a scheme other
+than ``file`` ("SARIF URI scheme "https" did not match the checkout URI scheme
+"file""), and a CORS finding has no source file, so each result points at a
+repository-relative file instead:
+
+- ``--sarif-location FILE`` when given (say, the file that configures your CORS
+  middleware): every result points at its first line;
+- otherwise a placeholder per target, ``.corsproof/<host>/<path>.cors``, written next
+  to the report (:func:`extra_files`), whose ``target:`` line names the URL. Code
+  scanning accepts locations of files the repository lacks (it shows them without a
+  code view); commit the ``.corsproof`` folder at the repository root to get one.
+
+The URL itself is in each result's message and ``properties.target``.
+``automationDetails.id`` is ``<category>/<run id>``: the category (``--sarif-category``,
+default ``corsproof`` plus the engines and shard of a partial matrix job) keeps each
+matrix job's alerts apart, and stays the same from night to night so a fixed finding
+closes. ``partialFingerprints`` hashes (rule, target): corsproof has one finding per
+rule and target, and the set of origins behind it may change with the catalogue.
 """
 
 from __future__ import annotations
@@ -14,10 +28,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
-from urllib.parse import quote
+from urllib.parse import unquote, urlsplit
 
 from harness import __version__
+from harness.caveats import caveats
 from harness.reporting import (
     clean,
     engine_label,
@@ -36,11 +52,21 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 
-FINGERPRINT_KEY = "corsproof/finding/v1"
+FINGERPRINT_KEY = "corsproof/finding/v2"
+"""v2: (rule, target); v1 hashed the origins too, so a quick run reopened alerts."""
 
-# Characters kept as they are in the artifact URI: RFC 3986 reserved and
-# unreserved characters, and "%" so existing escapes are not doubled.
-_URI_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
+DEFAULT_CATEGORY = "corsproof"
+PLACEHOLDER_DIR = ".corsproof"
+"""Where placeholder locations live, relative to the report (and to the repository root)."""
+SRCROOT = "%SRCROOT%"
+_ALL_ENGINES = ("chromium", "firefox", "webkit")
+_PLACEHOLDER_HEAD = (
+    "# corsproof: CORS verdicts for the target(s) below are in report.sarif, which points here.",
+    "# Code scanning shows them without this file; commit the .corsproof folder at the",
+    "# repository root to see this line with each alert.",
+)
+# Characters kept in a placeholder's path segments; anything else becomes "_".
+_SEGMENT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def write(report: Mapping[str, Any], fp: TextIO) -> None:
@@ -59,11 +85,14 @@ def build(report: Mapping[str, Any]) -> dict[str, Any]:
             rule_ids.append(rid)
     index = {rid: i for i, rid in enumerate(rule_ids)}
     descriptors = [_rule(rid, rules_meta.get(rid) or {}, findings) for rid in rule_ids]
-    results = [_result(f, index) for f in findings]
+    where = locations(report)
+    results = [_result(f, index, where) for f in findings]
 
     errors = list(report.get("errors") or [])
+    limits = [c for c in caveats(report) if c.error]
     invocation: dict[str, Any] = {
-        # A partial or failed run did not complete the analysis it was asked for.
+        # A partial or failed run did not complete the analysis it was asked for;
+        # probes without a verdict are a caveat of a run that did (warnings below).
         "executionSuccessful": not report.get("partial") and not errors,
     }
     start, end = parse_time(report.get("started")), parse_time(report.get("finished"))
@@ -72,6 +101,10 @@ def build(report: Mapping[str, Any]) -> dict[str, Any]:
     if end is not None:
         invocation["endTimeUtc"] = end.strftime("%Y-%m-%dT%H:%M:%SZ")
     notifications = [
+        {"level": "warning", "message": {"text": f"{clean(c.kind)}: {clean(c.text)}"}}
+        for c in limits
+    ]
+    notifications += [
         {
             "level": "error",
             "message": {"text": f"{clean(e.get('kind'))}: {clean(e.get('message'))}"},
@@ -83,7 +116,7 @@ def build(report: Mapping[str, Any]) -> dict[str, Any]:
             0,
             {
                 "level": "error",
-                "message": {"text": "PARTIAL RUN: interrupted before every probe finished."},
+                "message": {"text": "PARTIAL RUN: stopped before every probe finished."},
             },
         )
     if notifications:
@@ -103,9 +136,14 @@ def build(report: Mapping[str, Any]) -> dict[str, Any]:
                         "rules": descriptors,
                     }
                 },
+                "automationDetails": {"id": f"{category(report)}/{clean(report.get('run_id'))}"},
                 "invocations": [invocation],
                 "results": results,
                 "properties": {
+                    "caveats": [
+                        {"kind": clean(c.kind), "text": clean(c.text), "error": c.error}
+                        for c in caveats(report)
+                    ],
                     "run_id": clean(report.get("run_id")),
                     "partial": bool(report.get("partial")),
                     "targets": [clean(t) for t in report.get("targets") or []],
@@ -163,25 +201,109 @@ def _rule(rid: str, meta: Mapping[str, Any], findings: list[Mapping[str, Any]]) 
     }
 
 
-def artifact_uri(target: str) -> str:
-    """``target`` as a valid URI reference: spaces, controls and non-ASCII percent-encoded."""
-    return quote(target, safe=_URI_SAFE)
+def category(report: Mapping[str, Any]) -> str:
+    """The code scanning category: ``--sarif-category``, or one derived from the plan.
+
+    A run of only some engines (a matrix job) or one shard gets its own category, so
+    its upload does not close the alerts the other jobs raised.
+    """
+    config: Mapping[str, Any] = report.get("config") or {}
+    given = str(config.get("sarif_category") or "").strip("/")
+    if given:
+        return clean(given)
+    name = DEFAULT_CATEGORY
+    engines = [str(e) for e in config.get("engines") or []]
+    if engines and sorted(engines) != sorted(_ALL_ENGINES):
+        name += "/" + "-".join(clean(e) for e in engines)
+    shard = str(config.get("shard") or "")
+    if "/" in shard:
+        index, count = shard.split("/", 1)
+        name += f"/shard-{clean(index)}-of-{clean(count)}"
+    return name
+
+
+def placeholder_path(target: str) -> str:
+    """``.corsproof/<host>/<path>.cors`` for a target: a safe, stable relative path.
+
+    A port other than the scheme's default is kept (``host_8443``), a query becomes a
+    short hash, and every character outside ``[A-Za-z0-9._-]`` becomes ``_``.
+    """
+    parts = urlsplit(target)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = _segment(parts.hostname or "target")
+    if port is not None and port != {"http": 80, "https": 443}.get(parts.scheme):
+        host += f"_{port}"
+    segments = [_segment(seg) for seg in unquote(parts.path).split("/") if seg]
+    name = segments.pop() if segments else "index"
+    if parts.query:
+        name += "_q" + hashlib.sha256(parts.query.encode("utf-8")).hexdigest()[:8]
+    return "/".join([PLACEHOLDER_DIR, host, *segments, name + ".cors"])
+
+
+def _segment(text: str) -> str:
+    seg = _SEGMENT_UNSAFE.sub("_", text)[:100]
+    return "_" if seg in ("", ".", "..") else seg
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a target's results point: a repository-relative file and line."""
+
+    uri: str
+    line: int
+    end_column: int
+    """0 when the line's content is unknown (a user's file): the region is the line."""
+
+
+def locations(report: Mapping[str, Any]) -> dict[str, Location]:
+    """Target -> location, for every target in the report or its findings."""
+    targets = [str(t) for t in report.get("targets") or []]
+    targets += [str(f.get("target", "")) for f in report.get("findings") or []]
+    targets = list(dict.fromkeys(targets))
+    given = str((report.get("config") or {}).get("sarif_location") or "")
+    if given:
+        return {t: Location(given, 1, 0) for t in targets}
+    out: dict[str, Location] = {}
+    lines: dict[str, int] = {}
+    for target in targets:
+        path = placeholder_path(target)
+        line = lines[path] = lines.get(path, len(_PLACEHOLDER_HEAD)) + 1
+        out[target] = Location(path, line, len(_target_line(target)) + 1)
+    return out
+
+
+def _target_line(target: str) -> str:
+    return f"target: {clean(target)}"
+
+
+def extra_files(report: Mapping[str, Any]) -> dict[str, str]:
+    """The placeholder files the results point at (none with ``--sarif-location``)."""
+    if (report.get("config") or {}).get("sarif_location"):
+        return {}
+    files: dict[str, list[str]] = {}
+    for target, where in locations(report).items():
+        files.setdefault(where.uri, list(_PLACEHOLDER_HEAD)).append(_target_line(target))
+    return {path: "\n".join(lines) + "\n" for path, lines in files.items()}
 
 
 def fingerprint(f: Mapping[str, Any]) -> str:
-    """Stable identity of a finding: sha256 of rule, target and sorted origins."""
-    origins = sorted(str(o) for o in f.get("origins") or [])
-    material = json.dumps([str(f.get("rule", "")), str(f.get("target", "")), origins])
+    """Stable identity of a finding: sha256 of its rule and target."""
+    material = json.dumps([str(f.get("rule", "")), str(f.get("target", ""))])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-def _result(f: Mapping[str, Any], index: Mapping[str, int]) -> dict[str, Any]:
+def _result(
+    f: Mapping[str, Any], index: Mapping[str, int], where: Mapping[str, Location]
+) -> dict[str, Any]:
     rid = str(f.get("rule", ""))
     severity = str(f.get("severity", "medium"))
     origins = [clean(o) for o in f.get("origins") or []]
     engines = [engine_label(e) for e in f.get("engines") or []]
     target = str(f.get("target", ""))
-    parts = [clean(f.get("title") or rid) + "."]
+    parts = [clean(f.get("title") or rid) + ".", f"Target: {clean(target)}."]
     if origins:
         parts.append(f"Origins: {', '.join(origins)}.")
     if engines:
@@ -191,6 +313,7 @@ def _result(f: Mapping[str, Any], index: Mapping[str, int]) -> dict[str, Any]:
         parts.append(clean(f.get("detail")))
     hc = f.get("header_check")
     props: dict[str, Any] = {
+        "target": clean(target),
         "severity": clean(severity),
         "category": clean(f.get("category", "vulnerability")),
         "origins": origins,
@@ -211,7 +334,19 @@ def _result(f: Mapping[str, Any], index: Mapping[str, int]) -> dict[str, Any]:
         "ruleIndex": index[rid],
         "level": LEVELS.get(severity, "warning"),
         "message": {"text": " ".join(parts)},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(target)}}}],
+        "locations": [_location(where[target])],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
         "properties": props,
+    }
+
+
+def _location(where: Location) -> dict[str, Any]:
+    region: dict[str, int] = {"startLine": where.line}
+    if where.end_column:
+        region.update(startColumn=1, endLine=where.line, endColumn=where.end_column)
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": where.uri, "uriBaseId": SRCROOT},
+            "region": region,
+        }
     }

@@ -13,16 +13,18 @@ import this module for the shared derivations.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO, cast
 
+from harness.caveats import Caveat, caveats, judged_probes, nothing_answered, planned_probes
 from harness.models import Engine, Severity
 
 FORMATS: tuple[str, ...] = ("html", "json", "junit", "sarif", "md")
@@ -108,26 +110,43 @@ def write_reports(
     for fmt in dict.fromkeys(formats):
         module = importlib.import_module(_MODULES[fmt])
         final = out_dir / FILENAMES[fmt]
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=out_dir)
-        tmp = Path(tmp_name)
-        try:
-            # newline="" keeps "\n" as written on every platform: reports are diffed.
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
-                if fmt == "junit":
-                    module.write(report, fp, fail_on=fail_on)
-                else:
-                    cast(_Writer, module.write)(report, fp)
-                fp.flush()
-                os.fsync(fp.fileno())
-            # mkstemp creates 0600; a report is an ordinary shareable file.
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        if fmt == "junit":
+            _write_atomic(final, functools.partial(module.write, report, fail_on=fail_on))
+        else:
+            _write_atomic(final, functools.partial(cast(_Writer, module.write), report))
+        # Files a format refers to (SARIF's placeholder locations), next to it.
+        extra = getattr(module, "extra_files", None)
+        for rel, text in (extra(report) if extra is not None else {}).items():
+            path = out_dir / rel
+            if out_dir.resolve() not in path.resolve().parents:
+                raise ValueError(f"{fmt}: refusing to write {rel} outside {out_dir}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, functools.partial(_write_text, text))
         written.append(final)
     return written
+
+
+def _write_text(text: str, fp: TextIO) -> None:
+    fp.write(text)
+
+
+def _write_atomic(final: Path, render: Callable[[TextIO], object]) -> None:
+    """Render into a temporary file beside ``final`` and move it into place."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    tmp = Path(tmp_name)
+    try:
+        # newline="" keeps "\n" as written on every platform: reports are diffed.
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
+            render(fp)
+            fp.flush()
+            os.fsync(fp.fileno())
+        # mkstemp creates 0600; a report is an ordinary shareable file.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 # --------------------------------------------------------------------------- helpers
@@ -369,6 +388,13 @@ class Verdict:
     detail: str
     engines: tuple[str, ...] = ()
     partial: bool = False
+    caveats: tuple[Caveat, ...] = ()
+    """What the verdict does not cover (:func:`harness.caveats.caveats`), errors first."""
+
+    @property
+    def errors(self) -> tuple[Caveat, ...]:
+        """The caveats that mean part of the plan has no verdict."""
+        return tuple(c for c in self.caveats if c.error)
 
 
 def _credentialed_read(report: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]) -> bool:
@@ -385,8 +411,14 @@ def _credentialed_read(report: Mapping[str, Any], findings: Sequence[Mapping[str
 
 
 def verdict(report: Mapping[str, Any]) -> Verdict:
-    """Derive the verdict banner from the vulnerability findings and the run state."""
+    """Derive the verdict banner from the vulnerability findings, the run state and caveats.
+
+    A finding is what was measured, caveats or not. Without one, the verdict says how
+    much of the plan it rests on ("in N of M planned probes") and is never an
+    unconditional "safe".
+    """
     partial = bool(report.get("partial"))
+    limits = tuple(caveats(report))
     exposure = engine_exposure(report)
     vulns = [f for f in report.get("findings") or [] if is_vulnerability(f)]
     default_engines = tuple(e.engine for e in exposure if e.default)
@@ -407,6 +439,7 @@ def verdict(report: Mapping[str, Any]) -> Verdict:
             f"what the API returns, in browsers as users run them.{other_note}",
             default_engines,
             partial,
+            limits,
         )
     if permissive_engines:
         return Verdict(
@@ -418,24 +451,45 @@ def verdict(report: Mapping[str, Any]) -> Verdict:
             f"browser defaults differ and change.{other_note}",
             permissive_engines,
             partial,
+            limits,
         )
-    if partial:
+    judged, planned = judged_probes(report), planned_probes(report)
+    coverage = f"{judged:,} of {planned:,} planned probes"
+    if nothing_answered(report):
         return Verdict(
             "inconclusive",
-            "Inconclusive: the run was interrupted before every probe ran",
-            "No exploitable issue was seen in the probes that completed; that proves nothing "
-            f"about the ones that did not.{other_note}",
+            "Inconclusive: the target answered none of the probes",
+            "Every probe ended in error before the target answered (down, hanging, or "
+            f"unreachable from here); nothing was verified.{other_note}",
             (),
             partial,
+            limits,
         )
-    errors = len(report.get("errors") or [])
-    err_note = f" {errors} tool error(s) occurred; check them below." if errors else ""
+    if partial:
+        budget = any(str(e.get("kind")) == "budget" for e in report.get("errors") or [])
+        why = "the run budget ran out" if budget else "the run was interrupted"
+        return Verdict(
+            "inconclusive",
+            f"Inconclusive: {why} before every probe ran",
+            f"No exploitable issue was seen in the {coverage} that gave a verdict; that "
+            f"proves nothing about the rest.{other_note}",
+            (),
+            partial,
+            limits,
+        )
+    engines = join_engines(b.get("engine") for b in report.get("browsers") or [])
+    where = f" in {engines}" if engines else ""
+    gaps = (
+        " Part of the plan has no verdict: see the caveats." if any(c.error for c in limits) else ""
+    )
     return Verdict(
         "clean",
-        "No exploitable CORS issue found",
-        "No attacker origin could read a response in any browser tested." + other_note + err_note,
+        f"No exploitable CORS issue found in {coverage}",
+        f"No attacker origin could read a response in the probes that gave a verdict"
+        f"{where}.{other_note}{gaps}",
         (),
         partial,
+        limits,
     )
 
 

@@ -480,7 +480,22 @@ class Runner:
             notes.insert(0, _ENGINE_NOTES[0])
         return notes
 
+    def stop(self) -> None:
+        """Ctrl-C or SIGTERM: from now on, what fails is the shutdown, not the run.
+
+        Probes cut short and pages whose browser closes under them would otherwise
+        be recorded as errors and crashes; they are left out of the report (so
+        ``--resume`` measures them again), and so is what the shutdown prints.
+        """
+        if self._stopped_at is None:
+            self._stopped_at = len(self.errors)
+
+    _stopped_at: int | None = None
+    """Tool errors recorded before :meth:`stop`; None while the run goes on."""
+
     def _emit(self, event: Event) -> None:
+        if self._stopped_at is not None and event.kind in ("error", "warning"):
+            return
         try:
             self.sink(event)
         except Exception as exc:  # a broken sink must not lose the run
@@ -547,9 +562,11 @@ class Runner:
         )
         try:
             await self._check_targets(plan, replayer)
-            engines = self._resolve_engines()
+            engines = await self._resolve_engines()
             self._parallelism = max(1, min(4, ORIGIN_PARALLELISM // max(1, len(engines))))
-            self._probes_total = len(self.observations) + sum(
+            # The whole plan: probes kept from an interrupted run (--resume) are part
+            # of it, and are already counted in len(self.observations).
+            self._probes_total = sum(
                 len(plan.specs)
                 if p is CookiePolicy.DEFAULT or len(self._profiles_for(r.engine)) == 1
                 else sum(1 for s in plan.specs if s.credentials is Credentials.INCLUDE)
@@ -671,7 +688,16 @@ class Runner:
                         "pass --insecure to accept a self-signed certificate"
                     )
                 if not err.startswith(("connect:", "proxy:")):
-                    continue  # answers badly: judged per probe, not refused outright
+                    # Answers badly: judged per probe, not refused outright. A target
+                    # that never answers makes every probe wait out --timeout.
+                    self._emit(
+                        Event(
+                            "warning",
+                            f"target {target} did not answer the first request ({err[:120]}); "
+                            "probing it anyway",
+                        )
+                    )
+                    continue
                 unreachable.append(target)
                 self.errors.append(ToolError("target", f"target {target} is unreachable: {err}"))
                 self._emit(Event("error", f"target {target} is unreachable: {err}"))
@@ -685,16 +711,26 @@ class Runner:
         if unreachable:
             plan.specs = tuple(s for s in plan.specs if s.target not in unreachable)
 
-    def _resolve_engines(self) -> list[ResolvedEngine]:
+    async def _resolve_engines(self) -> list[ResolvedEngine]:
         found = []
         for choice in self.config.engines:
             try:
-                found.append(browsers.resolve(choice))
+                # In a thread: finding Playwright's own build asks its (sync) driver,
+                # which refuses to run inside this event loop.
+                resolved = await asyncio.to_thread(
+                    browsers.resolve, choice, self.config.browser_source
+                )
             except EngineMissing as exc:
                 if choice.explicit:
                     raise
                 self._emit(Event("warning", str(exc)))
                 self.errors.append(ToolError("browser-missing", str(exc)))
+                continue
+            found.append(resolved)
+            if resolved.why:
+                line = f"{resolved.engine.value}: {resolved.why}"
+                self.session_notes.append(f"Browser source: {line}.")
+                self._emit(Event("browser", line))
         return found
 
     async def _open_session(
@@ -729,10 +765,7 @@ class Runner:
             self._pw_lock = asyncio.Lock()
         async with self._pw_lock:
             if self._pw is None:
-                from playwright.async_api import async_playwright
-
-                self._pw_cm = async_playwright()
-                self._pw = await self._pw_cm.start()
+                self._pw_cm, self._pw = await browsers.start_playwright()
         return self._pw
 
     async def _close_playwright(self) -> None:
@@ -1508,6 +1541,8 @@ class Runner:
                 )
 
     def _record(self, obs: Observation) -> Observation:
+        if self._stopped_at is not None and obs.outcome is Outcome.ERROR:
+            return obs  # cut short by the shutdown: not a result
         self.observations.append(obs)
         self._emit(Event("observation", observation=obs))
         return obs
@@ -1540,6 +1575,8 @@ class Runner:
             },
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "witness": self._witness_summary(observations),
+            # What "N of M planned probes" counts against (harness.caveats).
+            "plan": {"probes": self._probes_total},
         }
         return RunReport(
             run_id=self.config.run_id,
@@ -1551,7 +1588,7 @@ class Runner:
             findings=tuple(findings),
             evidence=tuple(self.evidence.values()),
             partial=self.partial,
-            errors=tuple(self.errors),
+            errors=tuple(self.errors[: self._stopped_at]),
             notes=(*(plan.notes if plan else ()), *self.session_notes, *self._engine_notes()),
             config=self.config.summary(),
             rules=rules_for_report({f.rule for f in findings}),

@@ -183,9 +183,9 @@ class BackgroundServer:
             sock.bind((self.host, self.requested_port))
             sock.listen(128)
             sock.setblocking(False)
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:  # OverflowError: a port above 65535
             sock.close()
-            why = exc.strerror or str(exc)
+            why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
             raise LaunchError(
                 f"{self.name}: cannot listen on {self.host}:{self.requested_port}: {why}"
             ) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +13,12 @@ from harness.cli import build_parser, config_from_args
 from harness.lab import Lab, LabRequest
 from harness.models import RunReport
 from harness.runner import run_sync
+from harness.system_browsers import find as find_system
 
-HAVE_CHROMIUM = Path("/usr/bin/chromium").exists()
-HAVE_FIREFOX = Path("/usr/bin/firefox-esr").exists() or Path("/usr/bin/firefox").exists()
-HAVE_WEBKIT = Path("/usr/bin/WebKitWebDriver").exists() and shutil.which("Xvfb") is not None
+# The system builds the browser tests drive (harness.system_browsers holds the paths).
+HAVE_CHROMIUM = find_system("chromium")[0] is not None
+HAVE_FIREFOX = find_system("firefox")[0] is not None
+HAVE_WEBKIT = find_system("webkit")[0] is not None
 
 needs_chromium = pytest.mark.skipif(not HAVE_CHROMIUM, reason="chromium is not installed")
 needs_firefox = pytest.mark.skipif(not HAVE_FIREFOX, reason="firefox-esr is not installed")

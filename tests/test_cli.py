@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import socket
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +37,13 @@ def test_defaults_point_at_the_lab() -> None:
     assert c.fail_on is Severity.HIGH
     assert c.cookie_policies == (CookiePolicy.DEFAULT, CookiePolicy.PERMISSIVE)
     assert c.formats == ("html", "json")
+
+
+def test_sarif_options_reach_the_report_config() -> None:
+    c = config("--sarif-category", "/cors/nightly/", "--sarif-location", "app\\cors.py")
+    assert (c.sarif_category, c.sarif_location) == ("cors/nightly", "app/cors.py")
+    assert c.summary()["sarif_category"] == "cors/nightly"
+    assert config().summary()["sarif_location"] is None
 
 
 def test_external_target_is_safe_by_default() -> None:
@@ -79,6 +90,12 @@ def test_secrets_are_collected_for_redaction_and_kept_out_of_the_summary() -> No
         (["--shard", "3/2"], "--shard"),
         (["--bind", "api.example.org"], "--bind"),
         (["--storage-state", "/nonexistent.json"], "--storage-state"),
+        (["--login-url", "notaurl"], "--login-url"),
+        (["--sarif-location", "https://api.example.org/me"], "--sarif-location"),
+        (["--sarif-location", "../outside.py"], "--sarif-location"),
+        (["--sarif-location", "/abs/cors.py"], "--sarif-location"),
+        (["--sarif-category", "two words"], "--sarif-category"),
+        (["--browser-source", "homebrew"], "--browser-source"),
         (["--unknown-flag"], "unrecognized"),
     ],
 )
@@ -104,6 +121,81 @@ def test_malformed_storage_state(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"cookies": [{"name": "a"}]}))
     code, _, err = run("verify", "--storage-state", str(bad))
     assert code == EXIT_TOOL_ERROR and "without name, value and domain" in err
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"cookies": []}, {}, {"cookies": [], "origins": [{"origin": "x", "localStorage": []}]}],
+)
+def test_storage_state_without_cookies_is_refused(tmp_path: Path, state: dict[str, Any]) -> None:
+    # Accepted silently, it ran every credentialed probe without a session.
+    file = tmp_path / "state.json"
+    file.write_text(json.dumps(state))
+    # Through the parser only: had it been accepted, main() would start a whole run.
+    with pytest.raises(ConfigError, match="holds no cookies") as exc:
+        config("--storage-state", str(file))
+    assert "\n" not in str(exc.value)
+
+
+def test_resume_without_run_id_says_it_needs_one(tmp_path: Path) -> None:
+    code, _, err = run("verify", "--resume", "--out", str(tmp_path))
+    assert code == EXIT_TOOL_ERROR
+    assert err.startswith("corsproof: error: --resume needs --run-id"), err
+    assert list(tmp_path.iterdir()) == [], "no empty run folder is left behind"
+
+
+def test_lab_port_out_of_range_is_one_line() -> None:
+    code, _, err = run("lab", "--port", "99999")
+    assert code == EXIT_TOOL_ERROR
+    assert err.strip().splitlines() == [
+        "corsproof: error: --port 99999: must be between 0 and 65535"
+    ]
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_unreachable_target_is_reported_once(tmp_path: Path, quiet: bool) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = run(
+        "verify",
+        "--target",
+        f"http://127.0.0.1:{port}/me",
+        "--out",
+        str(tmp_path),
+        "--browser",
+        "chromium",
+        *(["--quiet"] if quiet else []),
+    )
+    assert code == EXIT_TOOL_ERROR
+    lines = [ln for ln in err.splitlines() if "unreachable" in ln]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("corsproof: error: target http://127.0.0.1:")
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("command", ["verify", "merge", "lab"])
+def test_every_option_has_help(command: str) -> None:
+    parser = _subparsers()[command]
+    missing = [
+        a.option_strings[0] if a.option_strings else a.dest
+        for a in parser._actions
+        if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()
+    ]
+    assert missing == [], f"{command}: options without help text: {missing}"
+
+
+def test_readme_names_the_corsproof_command() -> None:
+    root = Path(__file__).resolve().parent.parent
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["corsproof"] == "harness.cli:main"
+    readme = (root / "README.md").read_text()
+    assert "corsproof verify --target" in readme
+    assert "`corsproof`" in readme
 
 
 def test_unwritable_output_directory(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from harness.errors import EXIT_TOOL_ERROR, ConfigError, LaunchError
 from harness.lab import Lab
 from harness.models import Engine
 from harness.runner import Harness, make_plan
+from harness.system_browsers import minibrowser
 
 ATTACKER = "https://corsproof-attacker.test"
 LEGIT = "https://app.example.com"
@@ -40,7 +41,7 @@ needs_pw_browsers = pytest.mark.skipif(
     not (HAVE_CHROMIUM and HAVE_FIREFOX), reason="needs chromium and firefox-esr"
 )
 needs_webkit = pytest.mark.skipif(
-    not (HAVE_WEBKIT and browsers._minibrowser()),
+    not (HAVE_WEBKIT and minibrowser()),
     reason="remote WebKit is tested through a local WebKitWebDriver endpoint, which needs "
     "/usr/bin/WebKitWebDriver, MiniBrowser and Xvfb (apt-get install webkit2gtk-driver xvfb)",
 )
@@ -383,7 +384,7 @@ def test_an_unreachable_remote_is_exit_2_with_one_line(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def webdriver_endpoint() -> Iterator[str]:
     """WebKitWebDriver on a free port under its own Xvfb: a WebDriver endpoint like a Grid node."""
-    if not (HAVE_WEBKIT and browsers._minibrowser()):
+    if not (HAVE_WEBKIT and minibrowser()):
         pytest.skip("needs WebKitWebDriver, MiniBrowser and Xvfb")
     from harness.webkit import DRIVER_ENV
     from harness.xvfb import Xvfb

@@ -266,6 +266,7 @@ def test_hostile_payloads_are_escaped() -> None:
             "class",
             "data-testid",
             "data-verdict",
+            "data-kind",
             "data-count",
             "data-engine",
             "data-exploitable",

@@ -89,11 +89,38 @@ def test_target_without_findings_gets_a_passing_case(schema: Any) -> None:
 def test_partial_run_is_an_error(schema: Any) -> None:
     text = junit(realistic(partial=True, errors=True))
     schema.validate(text)
-    case = cases(text)[(report_junit.RUN_SUITE, report_junit.RUN_CASE)]
-    err = case.find("error")
+    got = cases(text)
+    err = got[(report_junit.RUN_SUITE, "partial")].find("error")
     assert err is not None and "PARTIAL RUN" in (err.text or "")
-    assert "webkit could not start" in (err.text or "")
-    assert ET.fromstring(text).get("errors") == "1"
+    tool = got[(report_junit.RUN_SUITE, "tool-errors")].find("error")
+    assert tool is not None and "webkit could not start" in (tool.text or "")
+    root = ET.fromstring(text)
+    run_suite = next(s for s in root.findall("testsuite") if s.get("name") == "corsproof")
+    assert run_suite.get("errors") == str(len(run_suite.findall("testcase/error")))
+    assert root.get("errors") == run_suite.get("errors")
+
+
+def test_every_caveat_is_a_case_errors_counted(schema: Any) -> None:
+    # The quick run the issue saw: attacker probes ending in error said errors="0".
+    report = realistic()
+    report["config"] = {**report.get("config", {}), "per_class": 1}
+    text = junit(report)
+    schema.validate(text)
+    got = cases(text)
+    probe_errors = got[(report_junit.RUN_SUITE, "probe-errors")].find("error")
+    assert probe_errors is not None and "ended in error" in (probe_errors.get("message") or "")
+    quick = got[(report_junit.RUN_SUITE, "quick-run")]
+    assert quick.find("skipped") is not None and quick.find("error") is None
+    root = ET.fromstring(text)
+    run_suite = next(s for s in root.findall("testsuite") if s.get("name") == "corsproof")
+    assert root.get("errors") == "1" and run_suite.get("skipped") == "1"
+    assert sum(int(s.get("errors", "0")) for s in root.findall("testsuite")) == 1
+
+
+def test_clean_run_has_no_error_cases() -> None:
+    root = ET.fromstring(junit(clean_run()))
+    assert root.get("errors") == "0"
+    assert [s.get("name") for s in root.findall("testsuite")] == [ME]
 
 
 def test_hostile_data_is_well_formed_and_valid(schema: Any) -> None:

@@ -68,3 +68,17 @@ def test_hostile_tables_keep_their_shape() -> None:
             assert unescaped_pipes(line) in (3, 5, 7), line
             del header_cols
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", text)
+
+
+def test_summary_fits_a_github_step_summary() -> None:
+    from harness.report_md import MAX_BYTES, TRUNCATED
+
+    small = report_md.render(realistic())
+    assert TRUNCATED not in small
+    huge = realistic()
+    for i, f in enumerate(huge["findings"]):
+        f["title"] = f"title {i} " + "\u00e9" * 400_000  # two bytes each in UTF-8
+    text = report_md.render(huge)
+    assert len(text.encode("utf-8")) <= MAX_BYTES < 1024 * 1024
+    assert text.rstrip().endswith(TRUNCATED)
+    assert text.startswith(small.split("\n", 1)[0])  # the verdict line always stays

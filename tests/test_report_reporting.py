@@ -34,7 +34,14 @@ def test_write_reports_writes_every_format(tmp_path: Path) -> None:
     out = tmp_path / "out" / "nested"
     paths = write_reports(realistic(), out, FORMATS, fail_on="low")
     assert [p.name for p in paths] == [FILENAMES[f] for f in FORMATS]
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILENAMES.values())
+    # Beside the reports, only the placeholders report.sarif points at.
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILENAMES.values(), ".corsproof"])
+    placeholders = sorted(str(p.relative_to(out)) for p in (out / ".corsproof").rglob("*.cors"))
+    assert placeholders == [
+        ".corsproof/api.example.test/v1/me.cors",
+        ".corsproof/api.example.test/v1/public.cors",
+    ]
+    assert not list(out.glob("**/.*.tmp")), "no temporary file is left"
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["run_id"]
     assert (out / "junit.xml").read_text(encoding="utf-8").count("<failure") == 2
     assert (out / "report.html").stat().st_mode & 0o777 == 0o644

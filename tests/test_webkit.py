@@ -24,6 +24,7 @@ from harness.cli import build_parser, config_from_args
 from harness.lab import Lab
 from harness.models import CookiePolicy, Engine
 from harness.runner import Harness, make_plan
+from harness.system_browsers import minibrowser
 from harness.webkit import (
     OWNER_ENV,
     ScriptError,
@@ -34,7 +35,7 @@ from harness.webkit import (
 from harness.xvfb import Xvfb, display_usable
 
 needs_webkit = pytest.mark.skipif(
-    not (HAVE_WEBKIT and browsers._minibrowser()),
+    not (HAVE_WEBKIT and minibrowser()),
     reason="WebKit needs /usr/bin/WebKitWebDriver, MiniBrowser and Xvfb "
     "(apt-get install webkit2gtk-driver xvfb)",
 )
@@ -169,7 +170,7 @@ def harness_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ha
 
 def _session(harness: Harness, lab: Lab, policy: CookiePolicy) -> WebKitSession:
     resolved = browsers.ResolvedEngine(
-        Engine.WEBKIT, browsers._minibrowser() or "", "system", "/usr/bin/WebKitWebDriver"
+        Engine.WEBKIT, minibrowser() or "", "system", "/usr/bin/WebKitWebDriver"
     )
     tag = f"corsproof (webkit-{policy.value})"
     cookie = browsers.cookie_for_playwright(
@@ -275,7 +276,7 @@ def test_session_api(harness_proxy: tuple[Harness, Lab]) -> None:
 @pytest.fixture(scope="module")
 def lab_webkit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
     """The lab in WebKit, both cookie profiles, two origins per kept class."""
-    if not (HAVE_WEBKIT and browsers._minibrowser()):
+    if not (HAVE_WEBKIT and minibrowser()):
         pytest.skip("WebKit needs WebKitWebDriver, MiniBrowser and Xvfb")
     out: Path = tmp_path_factory.mktemp("lab-webkit")
     disabled = [a for c in ALL_CLASSES if c not in KEPT_CLASSES for a in ("--disable-class", c)]

@@ -298,7 +298,8 @@ def explain_withheld(
     except ValueError:
         return None
     page = Origin.null() if not isinstance(page_origin, str) else _origin(page_origin)
-    schemeful = engine is not Engine.FIREFOX
+    # Measured: only Chromium applies schemeful same-site (docs/engines.md).
+    schemeful = engine is Engine.CHROMIUM
     cross = page is None or not same_site(page, target_origin, schemeful=schemeful)
     reasons: list[str] = []
     for c in cookies:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 from conftest import needs_chromium, only_classes
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -200,9 +201,17 @@ def _app(seen: list[str]) -> Starlette:
 
 
 @pytest.fixture
-def canary_server() -> Iterator[tuple[str, list[str]]]:
+def canary_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    # https, so the cookies (Secure; SameSite=None by default there) go with the
+    # browser's own credentialed requests: the wire witness, not a replay, carries them.
     seen: list[str] = []
-    server = BackgroundServer(_app(seen), name="canary")
+    leaf = trustme.CA().issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    server = BackgroundServer(
+        _app(seen), ssl_certfile=str(cert), ssl_keyfile=str(key), name="canary"
+    )
     server.start()
     try:
         yield f"{server.url}/me", seen
@@ -236,6 +245,7 @@ def test_canaries_never_reach_any_output(
             "MY_TOKEN",
             "--secrets-file",
             str(path),
+            "--insecure",
             "--browser",
             "chromium",
             "--cookie-policy",

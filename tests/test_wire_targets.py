@@ -26,6 +26,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LEGIT = "https://app.shop.test"
 SIBLING = "https://evil.shop.test"
+HTTP_LEGIT = "http://app.shop.test"
+SCHEMELESS = {"chromium": False, "firefox": True, "webkit": True}
+"""Engines that send Lax and Strict cookies from an http page of the same site (measured)."""
 CROSS = "https://corsproof-attacker.test"
 COOKIE_APPS = ("starlette", "flask", "reflector")
 ENGINES = [
@@ -90,7 +93,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             "html,json,junit,sarif,md",
             "--header",
             f"Authorization: Bearer {secrets.token}",
-            *only_classes("sibling-subdomain"),
+            *only_classes("sibling-subdomain", "scheme-downgrade"),
         ]
         for app in COOKIE_APPS:
             for same_site in SAMESITE:
@@ -133,7 +136,9 @@ def test_lax_and_strict_cookies_are_exploitable_from_same_site_siblings_only(
         url = target(app, same_site)
         reach = run.reach(url)
         assert set(reach) >= {(e, "default") for e in ENGINES}
-        assert all(r == ("same-site", [SIBLING]) for r in reach.values()), (same_site, reach)
+        for (engine, _), got in reach.items():
+            want = sorted([SIBLING, *([HTTP_LEGIT] if SCHEMELESS[engine] else [])])
+            assert got == ("same-site", want), (same_site, engine, reach)
         finding = run.finding(url)
         assert finding["severity"] == "high"
         assert "only from same-site origins" in finding["detail"]
@@ -165,6 +170,23 @@ def test_samesite_none_is_cross_site_in_default_chromium_only(run: Run, app: str
     if "chromium" in ENGINES:
         assert finding["severity"] == "critical"
         assert "from any website in chromium" in finding["detail"]
+
+
+def test_only_chromium_keeps_lax_cookies_from_http_pages_of_the_same_site(run: Run) -> None:
+    # Schemeful same-site: Chromium tells http://app.shop.test apart from the https site;
+    # Firefox ESR 153 and WebKitGTK 2.50 do not, and send Lax and Strict cookies from it.
+    for engine in ENGINES:
+        for same_site in ("Lax", "Strict"):
+            probes = run.probes(
+                target=target("reflector", same_site),
+                origin=HTTP_LEGIT,
+                engine=engine,
+                credentials="include",
+                shape="simple-get",
+            )
+            assert all(p["cookie_sent"] is SCHEMELESS[engine] for p in probes), engine
+            if engine == "chromium":
+                assert all(f"SchemefulSameSite{same_site}" in p["cookie_note"] for p in probes)
 
 
 def test_the_engines_say_why_a_cookie_was_withheld(run: Run) -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import nox
 
-# The system browser table lives in harness.system_browsers (stdlib only), so the
+# The system browser table lives in harness.engines.paths (stdlib only), so the
 # noxfile, .ci/run, the runner and the tests agree on it.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness.system_browsers import apt_missing, missing_engines
+from harness.engines.paths import apt_missing, missing_engines
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
@@ -111,7 +111,7 @@ def bench(session: nox.Session) -> None:
     """Benchmark the lab with 1, 10 and 100 endpoints against a header-only baseline."""
     install(session)
     ensure_browsers(session)
-    session.run("python", "-m", "harness.bench", *(session.posargs or ["1", "10", "100"]))
+    session.run("python", "-m", "harness.tools.bench", *(session.posargs or ["1", "10", "100"]))
 
 
 @nox.session(python=PYTHON)
@@ -163,4 +163,4 @@ def soak(session: nox.Session) -> None:
     """Repeat the lab run (default 10 times) and report any verdict that differs between runs."""
     install(session)
     ensure_browsers(session)
-    session.run("python", "-m", "harness.soak", *session.posargs)
+    session.run("python", "-m", "harness.tools.soak", *session.posargs)

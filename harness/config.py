@@ -1,7 +1,7 @@
 """The run configuration, worked out once from the command line.
 
 Everything the user can get wrong is checked here and reported as a
-:class:`~harness.errors.ConfigError` with one line of explanation, before any
+:class:`~harness.model.errors.ConfigError` with one line of explanation, before any
 browser or server starts. The result is a frozen :class:`RunConfig`.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from harness.errors import ConfigError
-from harness.models import CookiePolicy, Engine, Origin, OriginError, Severity
-from harness.system_browsers import SYSTEM_BINARIES
+from harness.engines.paths import SYSTEM_BINARIES
+from harness.model.errors import ConfigError
+from harness.model.results import CookiePolicy, Engine, Origin, OriginError, Severity
 
 ENGINE_NAMES = tuple(e.value for e in Engine)
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import CookieSpec, parse_cookie, parse_header
-from harness.errors import ConfigError
+from harness.model.errors import ConfigError
 
 COOKIE_ENV = "CORSPROOF_COOKIE"
 """Environment variable read for session cookies (one ``name=value[; attrs]`` per line)."""

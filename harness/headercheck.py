@@ -12,7 +12,7 @@ one GET with a crafted ``Origin`` header and judge the response headers alone:
 
 They send no preflight, no cookies, know nothing about engine quirks or cookie
 policies, and never ask whether a browser can produce the origin at all. This
-module reproduces that view from corsproof's own :class:`~harness.models.Evidence`
+module reproduces that view from corsproof's own :class:`~harness.model.results.Evidence`
 so a report can show where header-only scanning and real browsers disagree.
 
 Header parsing here is deliberately *loose*, like the scanners': duplicate
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.models import (
+from harness.model.results import (
     Credentials,
     Evidence,
     Finding,

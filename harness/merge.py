@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
-from harness.models import (
+from harness.model.errors import ConfigError
+from harness.model.results import (
     SCHEMA_VERSION,
     Engine,
     Evidence,
@@ -51,8 +51,8 @@ def merge(
     """One report from several; later duplicates of a probe id are dropped."""
     from harness.headercheck import disagreements, header_scan
     from harness.rules import rules_for_report
+    from harness.run.witness import with_victim_data
     from harness.verdicts import judge
-    from harness.witness import with_victim_data
 
     observations: dict[str, Observation] = {}
     evidence: dict[str, Evidence] = {}
@@ -176,7 +176,7 @@ def drift(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, 
 
 def new_at_or_above(drift_data: Mapping[str, Any], rank: int) -> list[Mapping[str, Any]]:
     """New findings at or above a severity rank."""
-    from harness.models import Severity
+    from harness.model.results import Severity
 
     return [f for f in drift_data.get("new_findings", []) if Severity(f["severity"]).rank >= rank]
 

@@ -1,6 +1,6 @@
 """``report.json``: the run report dict as stably ordered JSON.
 
-This is the machine contract (see :meth:`harness.models.RunReport.to_dict`); the
+This is the machine contract (see :meth:`harness.model.results.RunReport.to_dict`); the
 other reporters render from the same dict, so a consumer of this file sees
 exactly what the HTML shows -- and more: the HTML caps its probe log and evidence,
 this file always keeps every probe and every exchange record.

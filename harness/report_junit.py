@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from harness.caveats import caveats
-from harness.models import Severity
+from harness.model.results import Severity
 from harness.reporting import clean, duration_seconds, severity_rank, sorted_findings
 
 NO_FINDINGS = "no CORS findings"

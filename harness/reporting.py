@@ -1,6 +1,6 @@
 """Report formats, the judgements every reporter shares, and atomic writing of reports.
 
-Every reporter renders from the one dict :meth:`harness.models.RunReport.to_dict`
+Every reporter renders from the one dict :meth:`harness.model.results.RunReport.to_dict`
 returns (or the same dict read back from ``report.json``). The derivations a
 reader needs on the first screen -- the verdict, which engines are exploitable,
 the header-check comparison -- live here so the HTML, Markdown and SARIF views
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO, cast
 
 from harness.caveats import Caveat, caveats, judged_probes, nothing_answered, planned_probes
-from harness.models import Engine, Severity
+from harness.model.results import Engine, Severity
 
 FORMATS: tuple[str, ...] = ("html", "json", "junit", "sarif", "md")
 """Every report format, in the order they are written."""

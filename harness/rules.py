@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from harness.models import Engine, Severity
+from harness.model.results import Engine, Severity
 
 VULNERABILITY = "vulnerability"
 FUNCTIONAL = "functional"

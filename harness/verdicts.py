@@ -2,7 +2,7 @@
 
 :func:`judge` is a pure function: the same observations and evidence, in any
 order, give the same findings. Browser observations answer "could page
-JavaScript read it?"; :class:`~harness.models.Evidence` (the server's real
+JavaScript read it?"; :class:`~harness.model.results.Evidence` (the server's real
 headers, replayed from Python) explains *why*, so that a blocked legitimate
 request can be blamed on the right mistake and a read of a response the server
 declared public (``Access-Control-Allow-Origin: *``) is not called a leak.
@@ -27,12 +27,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from harness import exploit
-from harness.corscheck import (
-    SAFELISTED_METHODS,
-    preflight_check,
-    strict_allow_origin,
-    strict_credentials,
-)
 from harness.headercheck import (
     ACAC,
     ACAO,
@@ -40,7 +34,13 @@ from harness.headercheck import (
     evidence_index,
     loose_credentials,
 )
-from harness.models import (
+from harness.model.cors import (
+    SAFELISTED_METHODS,
+    preflight_check,
+    strict_allow_origin,
+    strict_credentials,
+)
+from harness.model.results import (
     CookiePolicy,
     Credentials,
     Engine,

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from harness.models import Credentials, OriginVariant, ProbeSpec, Shape
+from harness.model.results import Credentials, OriginVariant, ProbeSpec, Shape
 from scenarios.shapes import SIMPLE_GET
 
 __all__ = [

@@ -6,7 +6,7 @@ asking, and a preflighted one that needs the server's OPTIONS approval first.
 
 from __future__ import annotations
 
-from harness.models import Shape
+from harness.model.results import Shape
 
 __all__ = ["PREFLIGHT_JSON", "SIMPLE_GET", "TOKEN_GET", "default_shapes"]
 

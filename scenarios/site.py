@@ -13,7 +13,7 @@ import ipaddress
 
 from publicsuffixlist import PublicSuffixList
 
-from harness.models import Origin
+from harness.model.results import Origin
 
 __all__ = ["is_ip", "registrable_domain", "same_site", "site_of"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.models import (
+from harness.model.results import (
     CookiePolicy,
     Credentials,
     Engine,

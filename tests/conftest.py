@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from harness.cli import build_parser, config_from_args
-from harness.lab import Lab, LabRequest
-from harness.models import RunReport
-from harness.runner import run_sync
-from harness.system_browsers import find as find_system
+from harness.engines.paths import find as find_system
+from harness.model.results import RunReport
+from harness.run.runner import run_sync
+from harness.serve.lab import Lab, LabRequest
 
-# The system builds the browser tests drive (harness.system_browsers holds the paths).
+# The system builds the browser tests drive (harness.engines.paths holds the paths).
 HAVE_CHROMIUM = find_system("chromium")[0] is not None
 HAVE_FIREFOX = find_system("firefox")[0] is not None
 HAVE_WEBKIT = find_system("webkit")[0] is not None

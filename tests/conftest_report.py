@@ -1,4 +1,4 @@
-"""Sample run reports for the reporter tests, built through harness.models.
+"""Sample run reports for the reporter tests, built through harness.model.results.
 
 Imported by tests/test_report_*.py (pytest puts tests/ on sys.path). ``realistic``
 is a two-engine, two-cookie-policy run with every kind of finding; ``hostile``
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.models import (
+from harness.model.results import (
     BrowserInfo,
     CookiePolicy,
     Credentials,

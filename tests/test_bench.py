@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.bench import endpoints, marginal
+from harness.tools.bench import endpoints, marginal
 
 
 def test_marginal_cost_is_the_slope_between_sizes() -> None:

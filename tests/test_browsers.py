@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import browsers, system_browsers
-from harness.browsers import EngineMissing, parse_firefox_cors_error, resolve
 from harness.config import EngineChoice
-from harness.models import Engine
+from harness.engines import paths as system_browsers
+from harness.engines import playwright as browsers
+from harness.engines.playwright import EngineMissing, parse_firefox_cors_error, resolve
+from harness.model.results import Engine
 
 
 def test_explicit_path_wins(tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_the_runner_resolves_off_the_event_loop(monkeypatch: pytest.MonkeyPatch)
     import asyncio
 
     from harness.cli import build_parser, config_from_args
-    from harness.runner import Event, Runner
+    from harness.run.runner import Event, Runner
 
     def managed(engine: Engine) -> str:
         with contextlib.suppress(RuntimeError):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.classify import classify
-from harness.models import (
+from harness.model.results import (
     CookiePolicy,
     Credentials,
     Engine,
@@ -18,6 +17,7 @@ from harness.models import (
     Role,
     Shape,
 )
+from harness.run.classify import classify
 
 TARGET = "https://api.example.com/me"
 SPEC = ProbeSpec(

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from harness.cli import build_parser, config_from_args, main
 from harness.config import parse_bind, parse_cookie, parse_engines, parse_header, parse_remote
-from harness.errors import EXIT_TOOL_ERROR, ConfigError
-from harness.models import CookiePolicy, Engine, Severity
+from harness.model.errors import EXIT_TOOL_ERROR, ConfigError
+from harness.model.results import CookiePolicy, Engine, Severity
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.corscheck import cors_check, explain_block, needs_preflight, preflight_check
-from harness.models import HttpExchange
+from harness.model.cors import cors_check, explain_block, needs_preflight, preflight_check
+from harness.model.results import HttpExchange
 
 ORIGIN = "https://app.example.com"
 

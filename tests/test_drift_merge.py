@@ -10,9 +10,9 @@ import pytest
 from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args, main
-from harness.lab import Lab
 from harness.merge import drift, merge
-from harness.runner import run_sync
+from harness.run.runner import run_sync
+from harness.serve.lab import Lab
 
 pytestmark = [pytest.mark.browser]
 
@@ -124,7 +124,7 @@ def test_resume_finishes_an_interrupted_run(tmp_path: Path) -> None:
     ns = build_parser().parse_args([*argv, "--resume"])
     assert ns.resume
     from harness.cli import _read_jsonl
-    from harness.runner import Runner
+    from harness.run.runner import Runner
 
     runner = Runner(
         config_from_args(

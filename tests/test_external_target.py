@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from harness.cli import main
-from harness.servers import BackgroundServer
+from harness.serve.servers import BackgroundServer
 
 COOKIE_SECRET = "sess-7f3a9c1e5b-external"
 BEARER_SECRET = "tok-external-91d2c4aa77"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.corscheck import strict_allow_origin, strict_credentials
 from harness.headercheck import (
     Disagreement,
     HeaderFinding,
@@ -14,7 +13,8 @@ from harness.headercheck import (
     header_verdict,
     loose_credentials,
 )
-from harness.models import (
+from harness.model.cors import strict_allow_origin, strict_credentials
+from harness.model.results import (
     CookiePolicy,
     Credentials,
     Engine,

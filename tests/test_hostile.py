@@ -33,7 +33,7 @@ from hostile import (
 )
 
 from harness.cli import main
-from harness.proxy import ForwardProxy
+from harness.serve.proxy import ForwardProxy
 
 QUICK = [
     x

@@ -24,8 +24,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from harness.errors import LaunchError
-from harness.lab import (
+from harness.model.errors import LaunchError
+from harness.serve.lab import (
     LAB_ORIGIN,
     LEGIT_ORIGIN,
     POLICIES,
@@ -33,7 +33,7 @@ from harness.lab import (
     SESSION_COOKIE,
     Lab,
 )
-from harness.servers import BackgroundServer
+from harness.serve.servers import BackgroundServer
 
 EVIL = "https://evil.test"
 NULL = "null"

@@ -9,7 +9,7 @@ from builders import observation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.models import (
+from harness.model.results import (
     SCHEMA_VERSION,
     BrowserInfo,
     Engine,

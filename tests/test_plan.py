@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.models import Credentials, Origin, OriginVariant, ProbeSpec, Role
+from harness.model.results import Credentials, Origin, OriginVariant, ProbeSpec, Role
 from scenarios.catalogue import expand_origins
 from scenarios.plan import (
     build_plan,

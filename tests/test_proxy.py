@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness.proxy import ForwardProxy
+from harness.serve.proxy import ForwardProxy
 
 
 @contextmanager

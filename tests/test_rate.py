@@ -28,9 +28,9 @@ import trustme
 from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args, main
-from harness.models import ProbeSpec, Via
-from harness.replay import RateLimiter
-from harness.runner import BATCH, Runner, _slots_of, make_plan
+from harness.model.results import ProbeSpec, Via
+from harness.run.replay import RateLimiter
+from harness.run.runner import BATCH, Runner, _slots_of, make_plan
 
 LEGIT = "https://app.example.com"
 RATE = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.redact import MARKER, Redactor
+from harness.model.redact import MARKER, Redactor
 
 
 def test_known_secret_values_are_removed() -> None:
@@ -66,7 +66,7 @@ _TOKENISH = st.text(alphabet="abBcEeGhHiIjJkKlpPrRsStTuUxXyYzZ019_-.=/+ :AK", ma
 def test_the_quick_check_never_skips_a_token(prefix: str, before: str, rest: str) -> None:
     # text() runs the token patterns only when one combined search matches; it must
     # redact exactly what running every pattern would.
-    import harness.redact as redact
+    import harness.model.redact as redact
 
     value = before + prefix + rest
     slow = value

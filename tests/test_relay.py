@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from harness.proxy import ForwardProxy
-from harness.relay import Upstream
-from harness.wire import NOT_RECORDED, BodyMeter, WireLog
+from harness.serve.proxy import ForwardProxy
+from harness.serve.relay import Upstream
+from harness.serve.wire import NOT_RECORDED, BodyMeter, WireLog
 
 
 @contextmanager

@@ -24,15 +24,15 @@ from typing import Any
 import pytest
 from conftest import HAVE_CHROMIUM, HAVE_FIREFOX, HAVE_WEBKIT, LabRun, lab_run, only_classes
 
-from harness import browsers
-from harness.browsers import resolve
 from harness.cli import build_parser, config_from_args, main
 from harness.config import EngineChoice, is_loopback, parse_remote
-from harness.errors import EXIT_TOOL_ERROR, ConfigError, LaunchError
-from harness.lab import Lab
-from harness.models import Engine
-from harness.runner import Harness, make_plan
-from harness.system_browsers import minibrowser
+from harness.engines import playwright as browsers
+from harness.engines.paths import minibrowser
+from harness.engines.playwright import resolve
+from harness.model.errors import EXIT_TOOL_ERROR, ConfigError, LaunchError
+from harness.model.results import Engine
+from harness.run.runner import Harness, make_plan
+from harness.serve.lab import Lab
 
 ATTACKER = "https://corsproof-attacker.test"
 LEGIT = "https://app.example.com"
@@ -386,8 +386,8 @@ def webdriver_endpoint() -> Iterator[str]:
     """WebKitWebDriver on a free port under its own Xvfb: a WebDriver endpoint like a Grid node."""
     if not (HAVE_WEBKIT and minibrowser()):
         pytest.skip("needs WebKitWebDriver, MiniBrowser and Xvfb")
-    from harness.webkit import DRIVER_ENV
-    from harness.xvfb import Xvfb
+    from harness.engines.webkit.session import DRIVER_ENV
+    from harness.engines.webkit.xvfb import Xvfb
 
     port = free_port()
     with Xvfb() as xvfb:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness.models import Engine, Severity
+from harness.model.results import Engine, Severity
 from harness.rules import (
     CATEGORIES,
     CLASS_RULES,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from harness.cli import build_parser, config_from_args
-from harness.lab import Lab, LabRequest
-from harness.runner import Plan, Runner, make_plan
+from harness.run.runner import Plan, Runner, make_plan
+from harness.serve.lab import Lab, LabRequest
 
 TAG = "corsproof (chromium-default)"
 

@@ -14,8 +14,8 @@ from conftest_report import ME, XSS, clean_run, hostile, realistic
 
 from harness import report_md
 from harness.cli import main
+from harness.cli.terminal import MAX_LISTED, json_summary, print_summary
 from harness.report_html import render
-from harness.terminal import MAX_LISTED, json_summary, print_summary
 
 
 def with_drift(report: dict[str, Any]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from harness.cli import build_parser, config_from_args, main
 from harness.credentials import COOKIE_ENV, HEADER_ENV, load_session, read_secrets_file
-from harness.errors import ConfigError
-from harness.servers import BackgroundServer
+from harness.model.errors import ConfigError
+from harness.serve.servers import BackgroundServer
 
 CANARY_ENV_COOKIE = "canaryEnvCookie7a1f93c2"
 CANARY_FLAG_COOKIE = "canaryFlagCookie5d20e8b1"

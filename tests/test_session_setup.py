@@ -9,8 +9,8 @@ import pytest
 from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args
-from harness.lab import Lab
-from harness.runner import run_sync
+from harness.run.runner import run_sync
+from harness.serve.lab import Lab
 
 pytestmark = [pytest.mark.browser]
 

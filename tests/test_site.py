@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.models import Origin
+from harness.model.results import Origin
 from scenarios.site import is_ip, registrable_domain, same_site, site_of
 
 

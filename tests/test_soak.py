@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from builders import observation
 
-from harness.models import Engine, Finding, Outcome, Severity
-from harness.soak import Tally
+from harness.model.results import Engine, Finding, Outcome, Severity
+from harness.tools.soak import Tally
 
 BASE = observation(
     target="https://api.example.com/allowlist/private",

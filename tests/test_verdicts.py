@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.models import (
+from harness.model.results import (
     CookiePolicy,
     Credentials,
     Engine,
@@ -29,8 +29,8 @@ from harness.models import (
     Severity,
     Via,
 )
+from harness.run.witness import with_victim_data
 from harness.verdicts import judge
-from harness.witness import with_victim_data
 
 TARGET = "https://api.example.com/me"
 LEGIT = "https://app.example.com"

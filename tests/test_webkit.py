@@ -18,21 +18,21 @@ from typing import Any
 import pytest
 from conftest import HAVE_WEBKIT, LabRun, assert_witnesses_agree, lab_run
 
-from harness import browsers
-from harness.browsers import NavigationError, SessionSetup
 from harness.cli import build_parser, config_from_args
-from harness.lab import Lab
-from harness.models import CookiePolicy, Engine
-from harness.runner import Harness, make_plan
-from harness.system_browsers import minibrowser
-from harness.webkit import (
+from harness.engines import playwright as browsers
+from harness.engines.paths import minibrowser
+from harness.engines.playwright import NavigationError, SessionSetup
+from harness.engines.webkit.session import (
     OWNER_ENV,
     ScriptError,
     WebKitSession,
     _playwright_cookie,
     _webdriver_cookie,
 )
-from harness.xvfb import Xvfb, display_usable
+from harness.engines.webkit.xvfb import Xvfb, display_usable
+from harness.model.results import CookiePolicy, Engine
+from harness.run.runner import Harness, make_plan
+from harness.serve.lab import Lab
 
 needs_webkit = pytest.mark.skipif(
     not (HAVE_WEBKIT and minibrowser()),

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.models import HttpExchange
-from harness.wire import (
+from harness.model.results import HttpExchange
+from harness.serve.wire import (
     BODY_HASH_LIMIT,
     NOT_RECORDED,
     BodyMeter,

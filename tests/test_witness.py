@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from builders import observation
 
-from harness.models import CookiePolicy, Credentials, Engine, HttpExchange, Observation
-from harness.redact import Redactor
-from harness.wire import WireRecord
-from harness.witness import (
+from harness.model.redact import Redactor
+from harness.model.results import CookiePolicy, Credentials, Engine, HttpExchange, Observation
+from harness.run.witness import (
     NOTHING,
     authorization_sent,
     cookie_sent,
@@ -17,6 +16,7 @@ from harness.witness import (
     whose_data,
     wire_evidence,
 )
+from harness.serve.wire import WireRecord
 
 TARGET = "https://api.shop.test/me"
 

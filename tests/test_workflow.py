@@ -20,8 +20,8 @@ import pytest
 import yaml
 from conftest import needs_chromium, only_classes
 
-from harness import browsers
-from harness.models import Engine
+from harness.engines import playwright as browsers
+from harness.model.results import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"

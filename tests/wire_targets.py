@@ -180,7 +180,7 @@ def https_servers(tmp: Path, s: Secrets) -> Iterator[dict[str, int]]:
     """Every app on its own loopback https port; yields name -> port."""
     from werkzeug.serving import make_server
 
-    from harness.servers import BackgroundServer
+    from harness.serve.servers import BackgroundServer
 
     # Flask's development server logs every request to stderr.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -2,7 +2,7 @@
 
 The endpoint is a Selenium Grid, or a ``WebKitWebDriver --port=P --host=all``
 started on the browser machine (itself a WebDriver endpoint, as a Grid node is).
-The session is :class:`~harness.webkit.WebKitSession` in every respect but two:
+The session is :class:`~harness.engines.webkit.session.WebKitSession` in every respect but two:
 no local Xvfb (the display is the browser machine's business) and
 ``WebKitSession._launch`` opens each WebDriver session through
 :func:`remote_driver`. MiniBrowser gets the same arguments as locally, so the
@@ -17,11 +17,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from harness.browsers import OriginPage, ResolvedEngine, SessionSetup
 from harness.config import RemoteEndpoint
-from harness.errors import LaunchError
-from harness.models import CookiePolicy
-from harness.webkit import WebKitSession, _Driver, _first_line
+from harness.engines.playwright import OriginPage, ResolvedEngine, SessionSetup
+from harness.engines.webkit.session import WebKitSession, _Driver, _first_line
+from harness.model.errors import LaunchError
+from harness.model.results import CookiePolicy
 
 REMOTE_COMMAND_TIMEOUT = 120
 """Seconds one command to a remote WebDriver endpoint may take (a page load is 30 s)."""
@@ -146,7 +146,7 @@ def webkit_session(
 ) -> WebKitSession:
     """The WebKit session for ``resolved``: local (own Xvfb) or on a remote endpoint.
 
-    Keyword arguments go to :class:`~harness.webkit.WebKitSession` unchanged.
+    Keyword arguments go to :class:`~harness.engines.webkit.session.WebKitSession` unchanged.
     """
     if resolved.remote is not None:
         return RemoteWebKitSession(resolved, cookie_policy, setup, **kwargs)

@@ -1,6 +1,6 @@
 """Benchmark: corsproof against the lab with N endpoints, next to a header-only baseline.
 
-Run with ``nox -s bench`` (or ``python -m harness.bench 1 10 100``). For each N it
+Run with ``nox -s bench`` (or ``python -m harness.tools.bench 1 10 100``). For each N it
 prints the number of probes, wall time, probes per second, time per phase, peak
 memory, and the time a header-only scanner takes for the same requests (same
 origins, shapes and credential headers) judged by :mod:`harness.headercheck`.
@@ -19,12 +19,12 @@ from pathlib import Path
 
 from harness.cli import build_parser, config_from_args
 from harness.headercheck import header_verdict
-from harness.lab import LAB_ORIGIN, POLICIES, Lab
-from harness.models import ProbeSpec
-from harness.redact import Redactor
-from harness.replay import RateLimiter, Replayer
+from harness.model.redact import Redactor
+from harness.model.results import ProbeSpec
 from harness.reporting import write_reports
-from harness.runner import Harness, Runner, make_plan
+from harness.run.replay import RateLimiter, Replayer
+from harness.run.runner import Harness, Runner, make_plan
+from harness.serve.lab import LAB_ORIGIN, POLICIES, Lab
 
 
 def endpoints(n: int) -> list[str]:
@@ -141,7 +141,7 @@ def marginal(rows: list[tuple[int, int, float]]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m harness.bench [N ...] [-- verify args]``."""
+    """``python -m harness.tools.bench [N ...] [-- verify args]``."""
     sizes = [int(a) for a in argv if a.isdigit()] or [1, 10, 100]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     rows = []

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from harness.corscheck import MAX_REDIRECTS, needs_preflight, preflight_check
-from harness.models import Credentials, Evidence, HttpExchange, ProbeSpec
-from harness.redact import Redactor
+from harness.model.cors import MAX_REDIRECTS, needs_preflight, preflight_check
+from harness.model.redact import Redactor
+from harness.model.results import Credentials, Evidence, HttpExchange, ProbeSpec
 
 MAX_BODY = 64 * 1024
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.models import HttpExchange
+from harness.model.results import HttpExchange
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 _SIMPLE_CONTENT_TYPES = frozenset(

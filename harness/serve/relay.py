@@ -6,7 +6,7 @@ target whose TLS the proxy has just terminated. Heads and framing are parsed onl
 know where each message ends and what to record; the browser receives the server's
 own bytes. Two edits are made, neither visible to the server's CORS decision:
 
-* the probe marker (:data:`harness.wire.MARKER_PARAM`) is removed from the
+* the probe marker (:data:`harness.serve.wire.MARKER_PARAM`) is removed from the
   request-target, and an absolute-form target becomes origin-form with the
   proxy-only headers dropped, as any proxy does;
 * a redirect's ``Location`` that points at a recorded target gets the same marker,
@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from harness import wire
-from harness.models import DEFAULT_PORTS, HttpExchange
+from harness.model.results import DEFAULT_PORTS, HttpExchange
+from harness.serve import wire
 
 PAGE_PREFIX = "/__corsproof/"
 """Paths of corsproof's own pages; on a host that is also a target they go to the page server."""

@@ -6,7 +6,7 @@ All facts below were measured with WebKitGTK 2.50.6 on Debian 12 (with the lab;
 ``tests/test_webkit.py`` re-checks them) and belong in ``docs/engines.md``:
 
 * MiniBrowser needs an X display (``--headless`` hangs), so each session runs its
-  own :class:`~harness.xvfb.Xvfb`.
+  own :class:`~harness.engines.webkit.xvfb.Xvfb`.
 * Only MiniBrowser's ``--proxy=`` argument gives pages an exact origin through the
   harness proxy; the WebDriver ``proxy`` capability makes WebKit speak TLS to the
   proxy, and a PAC file leaves pages at origin ``null``.
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from harness.browsers import (
+from harness.engines.playwright import (
     _INVALID_URL_MARKERS,
     NavigationError,
     OriginPage,
@@ -51,9 +51,9 @@ from harness.browsers import (
     reachable_proxy_url,
     without_value,
 )
-from harness.errors import LaunchError
-from harness.models import BrowserInfo, CookiePolicy, Engine
-from harness.xvfb import Xvfb
+from harness.engines.webkit.xvfb import Xvfb
+from harness.model.errors import LaunchError
+from harness.model.results import BrowserInfo, CookiePolicy, Engine
 
 COOKIE_SETTER_PATH = "/__corsproof_cookie_setter"
 """A first-party URL on the cookie's host; WebDriver only adds cookies for the current
@@ -502,7 +502,7 @@ class WebKitSession:
             # The lab and the proxy tell engine and profile apart by this suffix.
             opts.add_argument(f"--user-agent={self._ua} {self.user_agent_tag}")
         if remote is not None:
-            from harness.webkit_remote import remote_driver
+            from harness.engines.webkit.remote import remote_driver
 
             drv = remote_driver(remote, opts)
         else:

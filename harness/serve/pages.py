@@ -25,13 +25,13 @@ REDIRECT_PATH = "/__corsproof/redirect"
 @functools.cache
 def probe_js() -> str:
     """The in-page probe runner."""
-    return resources.files("harness").joinpath("static/probe.js").read_text("utf-8")
+    return resources.files("harness.serve").joinpath("static/probe.js").read_text("utf-8")
 
 
 @functools.cache
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("harness", "templates"),
+        loader=jinja2.PackageLoader("harness.serve", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

@@ -1,6 +1,6 @@
 """Determinism check: the same lab run, repeated, must give identical verdicts.
 
-``nox -s soak`` (or ``python -m harness.soak [RUNS] [-- verify args]``) runs the lab
+``nox -s soak`` (or ``python -m harness.tools.soak [RUNS] [-- verify args]``) runs the lab
 RUNS times (default 10), compares every probe outcome and every finding across runs,
 and prints each difference. Exit code 1 when any run differed or was incomplete.
 """
@@ -15,9 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from harness.cli import build_parser, config_from_args
-from harness.lab import Lab
-from harness.models import Finding, Observation, observation_to_dict
-from harness.runner import run_sync
+from harness.model.results import Finding, Observation, observation_to_dict
+from harness.run.runner import run_sync
+from harness.serve.lab import Lab
 
 ProbeKey = tuple[str, ...]
 

@@ -19,11 +19,11 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from harness.errors import LaunchError
-from harness.models import base_url
-from harness.relay import PAGE_PREFIX, Relay, Upstream, connect
-from harness.relay import read_head as _read_head
-from harness.wire import WireLog
+from harness.model.errors import LaunchError
+from harness.model.results import base_url
+from harness.serve.relay import PAGE_PREFIX, Relay, Upstream, connect
+from harness.serve.relay import read_head as _read_head
+from harness.serve.wire import WireLog
 
 HostPort = tuple[str, int]
 

@@ -1,7 +1,7 @@
 """The system browsers corsproof looks for, and the Debian packages that provide them.
 
 This is the one table of system paths. ``browsers.resolve``, ``config.REMOTE_EXECUTABLES``,
-the noxfile, ``.ci/run`` (through ``python3 -m harness.system_browsers apt-missing``)
+the noxfile, ``.ci/run`` (through ``python3 -m harness.engines.paths apt-missing``)
 and the tests all read it. It imports nothing but the standard library, so the
 noxfile and a clean CI machine can use it before anything is installed.
 
@@ -91,7 +91,7 @@ def apt_missing() -> list[str]:
 def main(argv: Sequence[str]) -> int:
     """``apt-missing``: print the packages to install, one a line (for ``.ci/run``)."""
     if list(argv) != ["apt-missing"]:
-        sys.stderr.write("usage: python3 -m harness.system_browsers apt-missing\n")
+        sys.stderr.write("usage: python3 -m harness.engines.paths apt-missing\n")
         return 2
     for package in apt_missing():
         sys.stdout.write(package + "\n")

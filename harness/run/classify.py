@@ -1,4 +1,4 @@
-"""Turn what the page reported into an :class:`~harness.models.Observation`.
+"""Turn what the page reported into an :class:`~harness.model.results.Observation`.
 
 Page JavaScript cannot tell a CORS block from a network failure: both reject with a
 bare ``TypeError``. The engine's own reason (Chromium's ``corsErrorStatus``, Firefox's
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.corscheck import MAX_REDIRECTS, explain_block
-from harness.models import (
+from harness.model.cors import MAX_REDIRECTS, explain_block
+from harness.model.results import (
     CookiePolicy,
     Engine,
     Evidence,

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness.models import HttpExchange
+from harness.model.results import HttpExchange
 
 MARKER_PARAM = "__corsproof"
 """Query parameter that ties a request to its probe; removed before the target sees it."""

@@ -37,7 +37,7 @@ from harness.config import (
     parse_sarif_location,
     parse_target,
 )
-from harness.errors import (
+from harness.model.errors import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -45,7 +45,7 @@ from harness.errors import (
     ConfigError,
     CorsproofError,
 )
-from harness.models import Origin, RunReport, Severity, observation_to_dict
+from harness.model.results import Origin, RunReport, Severity, observation_to_dict
 
 DESCRIPTION = """\
 corsproof asks real browsers what page JavaScript on each origin can read from your API.
@@ -457,7 +457,7 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
     lab = not targets
     legit = tuple(parse_origin(o, "--allow-origin") for o in ns.allow_origin)
     if lab and not legit:
-        from harness.lab import LEGIT_ORIGIN
+        from harness.serve.lab import LEGIT_ORIGIN
 
         legit = (Origin.parse(LEGIT_ORIGIN),)
     extra = tuple(parse_origin(o, "--origin") for o in ns.origin)
@@ -558,7 +558,7 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
 
 
 def _default_run_id() -> str:
-    from harness.runner import default_run_id
+    from harness.run.runner import default_run_id
 
     return default_run_id()
 
@@ -621,7 +621,7 @@ class Progress:
 def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run verify; returns the exit code."""
     from harness.reporting import write_reports
-    from harness.runner import Runner
+    from harness.run.runner import Runner
 
     config = config_from_args(ns)
     for warning in config.warnings():
@@ -647,10 +647,10 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise ConfigError(f"--resume: no probes.jsonl with results in {run_dir}")
     lab = None
     if config.lab:
-        from harness.lab import Lab
+        from harness.serve.lab import Lab
 
         lab = Lab()
-    from harness.redact import Redactor
+    from harness.model.redact import Redactor
 
     redactor = Redactor(config.secrets)
     if lab is not None:
@@ -677,7 +677,7 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if report is None:
         runner.partial = True
         if tool_error is not None:
-            from harness.models import ToolError
+            from harness.model.results import ToolError
 
             runner.errors.append(ToolError(tool_error.kind, redactor.text(str(tool_error))))
         report = runner.report(None)
@@ -695,7 +695,7 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             paths += write_reports(data, run_dir, [fmt], fail_on=config.fail_on.value)
         except Exception as exc:  # a reporter bug must not lose the other formats
             tool_error = tool_error or CorsproofError(f"writing the {fmt} report failed: {exc}")
-    from harness.terminal import json_summary, print_summary, write_json
+    from harness.cli.terminal import json_summary, print_summary, write_json
 
     failures: list[str] = []
     if interrupted:
@@ -846,9 +846,9 @@ def _run_async(runner: Any) -> RunReport:
 
 def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Join runs into one report."""
+    from harness.cli.terminal import json_summary, print_summary, write_json
     from harness.merge import drift, load, merge, paths_of
     from harness.reporting import parse_formats, write_reports
-    from harness.terminal import json_summary, print_summary, write_json
 
     try:
         formats = parse_formats(ns.format)
@@ -884,9 +884,9 @@ def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_lab(ns: argparse.Namespace, out: TextIO) -> int:
     """Serve the lab until interrupted."""
-    from harness.ca import RunCA
-    from harness.lab import LAB_HOST, Lab
-    from harness.servers import BackgroundServer
+    from harness.serve.ca import RunCA
+    from harness.serve.lab import LAB_HOST, Lab
+    from harness.serve.servers import BackgroundServer
 
     if not 0 <= ns.port <= 65535:
         raise ConfigError(f"--port {ns.port}: must be between 0 and 65535")
@@ -937,7 +937,7 @@ def main(
     except CorsproofError as exc:
         err.write(f"corsproof: error: {exc}\n")
         if "--json" in args and args[:1] in (["verify"], ["merge"]):
-            from harness.terminal import json_summary, write_json
+            from harness.cli.terminal import json_summary, write_json
 
             write_json(json_summary(args[0], None, EXIT_TOOL_ERROR, errors=[str(exc)]), out)
         return EXIT_TOOL_ERROR

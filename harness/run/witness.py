@@ -5,7 +5,7 @@ the probe that made it. This module turns one probe's exchanges into the facts t
 verdicts rest on:
 
 * the preflight and the actual request, as the browser sent them and the target
-  answered them, which become the probe's :class:`~harness.models.Evidence`;
+  answered them, which become the probe's :class:`~harness.model.results.Evidence`;
 * ``cookie_sent``: whether the victim's session cookie went with the actual request;
 * ``authorization_sent``: whether the user's token (``--header``) went with it;
 * ``victim_data`` (:func:`whose_data`, over the whole run): whether the answer was the
@@ -23,7 +23,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from harness.models import (
+from harness.model.redact import Redactor
+from harness.model.results import (
     CookiePolicy,
     Credentials,
     Engine,
@@ -32,8 +33,7 @@ from harness.models import (
     Observation,
     Origin,
 )
-from harness.redact import Redactor
-from harness.wire import WireRecord
+from harness.serve.wire import WireRecord
 from scenarios.shapes import SIMPLE_GET, TOKEN_GET
 from scenarios.site import same_site
 

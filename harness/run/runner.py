@@ -28,8 +28,9 @@ from urllib.parse import quote, urlsplit
 
 import certifi
 
-from harness import browsers, wire, witness
-from harness.browsers import (
+from harness.config import RunConfig
+from harness.engines import playwright as browsers
+from harness.engines.playwright import (
     EngineMissing,
     EngineSession,
     NavigationError,
@@ -37,12 +38,10 @@ from harness.browsers import (
     ResolvedEngine,
     SessionSetup,
 )
-from harness.ca import RunCA
-from harness.classify import classify
-from harness.config import RunConfig
-from harness.corscheck import needs_preflight
-from harness.errors import LaunchError, TargetError
-from harness.models import (
+from harness.model.cors import needs_preflight
+from harness.model.errors import LaunchError, TargetError
+from harness.model.redact import Redactor
+from harness.model.results import (
     BrowserInfo,
     CookiePolicy,
     Credentials,
@@ -58,12 +57,15 @@ from harness.models import (
     ToolError,
     Via,
 )
-from harness.pages import PROBE_PATH, REDIRECT_PATH, create_app
-from harness.redact import Redactor
-from harness.relay import Upstream
-from harness.replay import RateLimiter, Replayer, evidence_key
-from harness.servers import BackgroundServer
-from harness.wire import WireLog
+from harness.run import witness
+from harness.run.classify import classify
+from harness.run.replay import RateLimiter, Replayer, evidence_key
+from harness.serve import wire
+from harness.serve.ca import RunCA
+from harness.serve.pages import PROBE_PATH, REDIRECT_PATH, create_app
+from harness.serve.relay import Upstream
+from harness.serve.servers import BackgroundServer
+from harness.serve.wire import WireLog
 from scenarios.catalogue import expand_origins
 from scenarios.plan import build_plan, context_groups, shard
 from scenarios.shapes import default_shapes
@@ -204,7 +206,7 @@ def page_url(variant: OriginVariant) -> str:
 def probe_url(spec: ProbeSpec, marker: str | None = None) -> str:
     """The URL page JavaScript requests for this probe, with the wire marker if given.
 
-    The marker (:func:`harness.wire.mark`) is removed by the proxy before the request
+    The marker (:func:`harness.serve.wire.mark`) is removed by the proxy before the request
     reaches the target; for a redirect variant it rides on the URL the redirector
     sends the browser to, so the hop that reaches the target carries it.
     """
@@ -230,7 +232,7 @@ class Harness:
 
     def start(self) -> None:
         """Start everything; raises LaunchError with one line when a piece fails."""
-        from harness.proxy import ForwardProxy
+        from harness.serve.proxy import ForwardProxy
 
         hosts = {v.origin.host for v in self.plan.variants if not v.origin.opaque}
         hosts |= {OPAQUE_HOST.host, REDIRECTOR.host}
@@ -450,7 +452,7 @@ class Runner:
 
     def resume_from(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Keep an interrupted run's judged probes; only the rest will run again."""
-        from harness.models import observation_from_dict
+        from harness.model.results import observation_from_dict
 
         for row in rows:
             try:
@@ -740,7 +742,7 @@ class Runner:
         if self._harness is not None and self._harness.proxy is not None:
             setup = dataclasses.replace(setup, proxy_url=self._harness.proxy.listener(tag))
         if resolved.engine is Engine.WEBKIT and resolved.source != "playwright":
-            from harness.webkit_remote import webkit_session
+            from harness.engines.webkit.remote import webkit_session
 
             targets = self._harness.plan.targets if self._harness is not None else ()
             # With --remote webkit=URL: a session on that endpoint, without local Xvfb.
@@ -1551,8 +1553,8 @@ class Runner:
         """The report as it stands: complete, or partial after an interruption."""
         from harness import __version__
         from harness.headercheck import disagreements, header_scan
-        from harness.pages import render_probe_page
         from harness.rules import rules_for_report
+        from harness.serve.pages import render_probe_page
         from harness.verdicts import judge
 
         evidence = list(self.evidence.values())

@@ -26,10 +26,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from harness.config import EngineChoice, RemoteEndpoint, is_loopback
-from harness.errors import LaunchError
-from harness.models import BrowserInfo, CookiePolicy, Engine, base_url
-from harness.system_browsers import find as find_system
-from harness.system_browsers import minibrowser
+from harness.engines.paths import find as find_system
+from harness.engines.paths import minibrowser
+from harness.model.errors import LaunchError
+from harness.model.results import BrowserInfo, CookiePolicy, Engine, base_url
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

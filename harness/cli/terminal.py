@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.caveats import judged_probes, planned_probes
-from harness.models import SCHEMA_VERSION
+from harness.model.results import SCHEMA_VERSION
 from harness.reporting import FILENAMES, clean, severity_counts, sorted_findings, verdict
 
 MAX_LISTED = 15

@@ -29,8 +29,8 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
-from harness.errors import LaunchError
-from harness.models import base_url
+from harness.model.errors import LaunchError
+from harness.model.results import base_url
 
 _STOP_TIMEOUT = 5.0
 """Seconds to wait for a graceful stop before forcing one."""
@@ -41,7 +41,7 @@ class BackgroundServer:
 
     The listening socket is bound here, in the caller's thread, before uvicorn
     starts, so :attr:`port` is known without a race and bind failures surface
-    as :class:`~harness.errors.LaunchError` straight from :meth:`start`.
+    as :class:`~harness.model.errors.LaunchError` straight from :meth:`start`.
     """
 
     def __init__(
@@ -91,7 +91,7 @@ class BackgroundServer:
     def start(self, timeout: float = 10.0) -> None:
         """Bind, start serving and return once the server accepts connections.
 
-        Raises :class:`~harness.errors.LaunchError` with one line when the port
+        Raises :class:`~harness.model.errors.LaunchError` with one line when the port
         cannot be bound, the certificate cannot be loaded, or uvicorn does not
         come up within ``timeout`` seconds.
         """

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import LaunchError
+from harness.model.errors import LaunchError
 
 # X11 fixes these paths; they are not temporary files we create.
 X_TMP = Path("/tmp")  # noqa: S108

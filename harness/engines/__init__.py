@@ -1,0 +1,1 @@
+"""The browsers: one protocol; Playwright (Chromium, Firefox); WebKitGTK over WebDriver."""

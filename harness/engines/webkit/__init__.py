@@ -1,0 +1,1 @@
+"""WebKitGTK's MiniBrowser through WebKitWebDriver, locally under Xvfb or remotely."""

@@ -1,0 +1,1 @@
+"""The bottom layer: results, errors, the CORS reading, redaction. Standard library only."""

@@ -1,0 +1,1 @@
+"""One verify run: servers up, probes through the engines, each page result classified."""

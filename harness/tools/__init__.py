@@ -1,0 +1,1 @@
+"""Measurements: the benchmark and the soak."""

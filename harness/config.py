@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.engines.paths import SYSTEM_BINARIES
-from harness.model.errors import ConfigError
-from harness.model.results import CookiePolicy, Engine, Origin, OriginError, Severity
+from harness.model.errors import ConfigError, OriginError
+from harness.model.results import CookiePolicy, Engine, Origin, Severity
 
 ENGINE_NAMES = tuple(e.value for e in Engine)
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")

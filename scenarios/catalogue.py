@@ -16,7 +16,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from harness.model.results import DEFAULT_PORTS, Origin, OriginError, OriginVariant, Role, Via
+from harness.model.errors import OriginError
+from harness.model.results import DEFAULT_PORTS, Origin, OriginVariant, Role, Via
 from scenarios.site import is_ip, registrable_domain, same_site
 
 __all__ = [

@@ -10,7 +10,8 @@ import pytest
 from harness.config import EngineChoice
 from harness.engines import paths as system_browsers
 from harness.engines import playwright as browsers
-from harness.engines.playwright import EngineMissing, parse_firefox_cors_error, resolve
+from harness.engines.playwright import parse_firefox_cors_error, resolve
+from harness.model.errors import EngineMissing
 from harness.model.results import Engine
 
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.model.results import Origin, OriginError, OriginVariant, Role, Via
+from harness.model.errors import OriginError
+from harness.model.results import Origin, OriginVariant, Role, Via
 from scenarios.catalogue import (
     CLASS_IDS,
     CLASSES,

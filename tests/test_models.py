@@ -9,13 +9,13 @@ from builders import observation
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.model.errors import OriginError
 from harness.model.results import (
     SCHEMA_VERSION,
     BrowserInfo,
     Engine,
     Observation,
     Origin,
-    OriginError,
     Outcome,
     RunReport,
     Severity,

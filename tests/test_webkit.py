@@ -21,15 +21,15 @@ from conftest import HAVE_WEBKIT, LabRun, assert_witnesses_agree, lab_run
 from harness.cli import build_parser, config_from_args
 from harness.engines import playwright as browsers
 from harness.engines.paths import minibrowser
-from harness.engines.playwright import NavigationError, SessionSetup
+from harness.engines.playwright import SessionSetup
 from harness.engines.webkit.session import (
     OWNER_ENV,
-    ScriptError,
     WebKitSession,
     _playwright_cookie,
     _webdriver_cookie,
 )
 from harness.engines.webkit.xvfb import Xvfb, display_usable
+from harness.model.errors import NavigationError, ScriptError
 from harness.model.results import CookiePolicy, Engine
 from harness.run.runner import Harness, make_plan
 from harness.serve.lab import Lab

@@ -28,7 +28,14 @@ from urllib.parse import urlsplit
 from harness.config import EngineChoice, RemoteEndpoint, is_loopback
 from harness.engines.paths import find as find_system
 from harness.engines.paths import minibrowser
-from harness.model.errors import LaunchError
+from harness.model.errors import (
+    BrowserGone,
+    EngineMissing,
+    LaunchError,
+    NavigationError,
+    ScriptError,
+    first_line,
+)
 from harness.model.results import BrowserInfo, CookiePolicy, Engine, base_url
 
 CHROMIUM_ARGS = [
@@ -83,10 +90,6 @@ class ResolvedEngine:
     """Set when the engine runs on another machine; ``executable`` is then a label."""
     why: str = ""
     """Why this build was picked (``--browser-source``), for the report and the terminal."""
-
-
-class EngineMissing(LaunchError):
-    """The engine is not installed; the message says how to get it."""
 
 
 def _playwright_executable(engine: Engine) -> str | None:
@@ -248,14 +251,6 @@ class EngineSession(Protocol):
         """Shut the browser down."""
 
 
-class NavigationError(Exception):
-    """The page could not be loaded; ``invalid`` is True when the URL itself was refused."""
-
-    def __init__(self, message: str, *, invalid: bool = False) -> None:
-        super().__init__(message)
-        self.invalid = invalid
-
-
 _INVALID_URL_MARKERS = (
     "invalid url",
     "cannot navigate to invalid url",
@@ -299,18 +294,9 @@ COOKIE_CONTROLS_SCRIPT = (
 """Sets Chrome's "third-party cookies" setting to "allow" (0) and reads it back."""
 
 
-def _first_line_of(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    # "BrowserType.connect: WebSocket error: ..." - the API method name is noise.
-    if first.startswith(("BrowserType.", "Connection.", "CDPSession.")):
-        first = first.split(": ", 1)[-1]
-    return first
-
-
 def _remote_failure(engine: Engine, remote: RemoteEndpoint, exc: BaseException) -> str:
     """One line for a browser server that could not give us the browser."""
-    line = f"{engine.value} at {remote.display}: {_first_line_of(exc)}"
+    line = f"{engine.value} at {remote.display}: {first_line(exc)}"
     # "Connection.init" errors come from the server's own launch: it was reached.
     if "Connection.init" in str(exc) and "executable doesn't exist" in str(exc).lower():
         line += " (is the browser installed at that path on the browser machine?)"
@@ -337,7 +323,7 @@ async def _check_unsafe_server(browser_type: Any, remote: RemoteEndpoint) -> Non
             return
         if "Connection.init" not in str(exc):
             # Not reached at all (refused, DNS, TLS, version mismatch, not a server).
-            raise LaunchError(f"{engine} at {remote.display}: {_first_line_of(exc)}") from None
+            raise LaunchError(f"{engine} at {remote.display}: {first_line(exc)}") from None
     else:
         with contextlib.suppress(Exception):
             await stray.close()
@@ -433,6 +419,8 @@ class PlaywrightOriginPage:
         self._net_errors: dict[str, str] = {}
         self._urls: dict[str, str] = {}
         self._blocked_cookies: dict[str, str] = {}
+        self._crashed = False
+        page.on("crash", self._on_crash)
         """CDP request id -> the cookies Chromium withheld from it, with its reasons."""
         if cdp is not None:
             cdp.on("Network.requestWillBeSent", self._on_request)
@@ -442,6 +430,9 @@ class PlaywrightOriginPage:
             # Firefox reports each CORS failure as a page error over WebDriver BiDi
             # (log.entryAdded), naming the URL with its fragment and the reason.
             page.on("pageerror", self._on_page_error)
+
+    def _on_crash(self, _page: Any) -> None:
+        self._crashed = True
 
     def _on_page_error(self, error: Any) -> None:
         found = parse_firefox_cors_error(str(error))
@@ -495,15 +486,33 @@ class PlaywrightOriginPage:
         try:
             await self._page.goto(url, wait_until="load", timeout=timeout * 1000)
         except Exception as exc:
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._raise_if_gone(exc)
+            text = first_line(exc, limit=500)
             low = text.lower()
             raise NavigationError(
                 text, invalid=any(m in low for m in _INVALID_URL_MARKERS)
             ) from None
-        return str(await self._page.evaluate("() => location.origin"))
+        return str(await self.evaluate("() => location.origin", None, timeout))
 
     async def evaluate(self, expression: str, arg: Any, timeout: float) -> Any:
-        return await asyncio.wait_for(self._page.evaluate(expression, arg), timeout)
+        try:
+            return await asyncio.wait_for(self._page.evaluate(expression, arg), timeout)
+        except TimeoutError:
+            raise
+        except Exception as exc:
+            self._raise_if_gone(exc)
+            raise ScriptError(first_line(exc, limit=500)) from None
+
+    def _raise_if_gone(self, exc: BaseException) -> None:
+        """Playwright's errors, translated once: a dead page or browser is BrowserGone.
+
+        Told by the state Playwright keeps (a closed page, a disconnected browser, a
+        crash event), never by the message text.
+        """
+        browser = self._context.browser
+        if self._crashed or self._page.is_closed() or (browser and not browser.is_connected()):
+            why = "the page crashed" if self._crashed else "the browser is gone"
+            raise BrowserGone(f"{why}: {first_line(exc)}") from None
 
     async def cors_reasons(self) -> Mapping[str, str]:
         return dict(self._reasons)
@@ -566,7 +575,7 @@ class PlaywrightSession:
         except LaunchError:
             raise
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise LaunchError(f"{self.resolved.engine.value} failed to start: {first}") from None
         self.info = BrowserInfo(
             self.resolved.engine,
@@ -661,7 +670,7 @@ class PlaywrightSession:
             # Never a silent difference: this browser is not default Chrome.
             self.note = (
                 f"WARNING: {where}, where its third-party cookie setting could not be "
-                f"changed ({_first_line_of(exc)[:160]}). Its contexts block third-party "
+                f"changed ({first_line(exc)[:160]}). Its contexts block third-party "
                 "cookies like an incognito window, so its credentialed cross-site "
                 "verdicts are NOT those of default Chrome."
             )
@@ -710,12 +719,19 @@ class PlaywrightSession:
         opts = self._context_options()
         if self._state is not None:
             opts["storage_state"] = self._state
-        context = await self._browser.new_context(**opts)
-        page = await context.new_page()
-        cdp = None
-        if self.resolved.engine is Engine.CHROMIUM:
-            cdp = await context.new_cdp_session(page)
-            await cdp.send("Network.enable")
+        try:
+            context = await self._browser.new_context(**opts)
+            page = await context.new_page()
+            cdp = None
+            if self.resolved.engine is Engine.CHROMIUM:
+                cdp = await context.new_cdp_session(page)
+                await cdp.send("Network.enable")
+        except Exception as exc:
+            # A browser that cannot give a new context is of no more use: the run
+            # replaces it, whatever Playwright said.
+            raise BrowserGone(
+                f"{self.resolved.engine.value} could not open a context: {first_line(exc)}"
+            ) from None
         return PlaywrightOriginPage(context, page, cdp, engine=self.resolved.engine)
 
     async def close(self) -> None:

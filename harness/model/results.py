@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.model.errors import OriginError
+
 SCHEMA_VERSION = 2
 """Bumped whenever a field that consumers rely on changes meaning or disappears.
 
@@ -115,10 +117,6 @@ class Via(str, enum.Enum):
     """A ``data:`` iframe: opaque origin, ``Origin: null``."""
     REDIRECT = "redirect"
     """A cross-origin redirect taints the request origin to ``null``."""
-
-
-class OriginError(ValueError):
-    """An origin string that is not ``null`` and not scheme://host[:port]."""
 
 
 @dataclass(frozen=True, order=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from harness.model.cors import MAX_REDIRECTS, needs_preflight, preflight_check
+from harness.model.errors import first_line
 from harness.model.redact import Redactor
 from harness.model.results import Credentials, Evidence, HttpExchange, ProbeSpec
 
@@ -247,15 +248,15 @@ class Replayer:
             except httpx.TimeoutException:
                 error = "timeout"
             except httpx.ProxyError as exc:
-                error = f"proxy: {_first_line(exc)}"
+                error = f"proxy: {first_line(exc, named=True)}"
             except httpx.ConnectError as exc:
-                error = f"connect: {_first_line(exc)}"
+                error = f"connect: {first_line(exc, named=True)}"
             except httpx.RemoteProtocolError as exc:
-                error = f"protocol: {_first_line(exc)}"
+                error = f"protocol: {first_line(exc, named=True)}"
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {_first_line(exc)}"
+                error = f"{type(exc).__name__}: {first_line(exc, named=True)}"
             except (ssl.SSLError, OSError) as exc:
-                error = f"{type(exc).__name__}: {_first_line(exc)}"
+                error = f"{type(exc).__name__}: {first_line(exc, named=True)}"
         return HttpExchange(method=method, url=url, request_headers=shown, status=None, error=error)
 
 
@@ -269,18 +270,3 @@ def _as_first(exchange: HttpExchange, url: str) -> HttpExchange:
         exchange.response_headers,
         exchange.error,
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    # httpx often wraps the useful OS error ("Connection reset by peer") with an empty
-    # message; walk the chain to the first exception that says something.
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            break
-        text = str(seen).strip()
-        if text:
-            name = type(seen).__name__
-            return f"{name}: {text.splitlines()[0]}"[:200]
-        seen = seen.__cause__ or seen.__context__
-    return type(exc).__name__

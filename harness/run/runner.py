@@ -30,16 +30,16 @@ import certifi
 
 from harness.config import RunConfig
 from harness.engines import playwright as browsers
-from harness.engines.playwright import (
-    EngineMissing,
-    EngineSession,
-    NavigationError,
-    OriginPage,
-    ResolvedEngine,
-    SessionSetup,
-)
+from harness.engines.playwright import EngineSession, OriginPage, ResolvedEngine, SessionSetup
 from harness.model.cors import needs_preflight
-from harness.model.errors import LaunchError, TargetError
+from harness.model.errors import (
+    BrowserGone,
+    EngineMissing,
+    LaunchError,
+    NavigationError,
+    TargetError,
+    first_line,
+)
 from harness.model.redact import Redactor
 from harness.model.results import (
     BrowserInfo,
@@ -968,9 +968,9 @@ class Runner:
             page = await asyncio.wait_for(opened or session.open_origin(), 30)
             self.timings["context"] += time.monotonic() - t0
             results = await self._probe_in_page(session, page, engine, policy, specs)
-        except (TimeoutError, LaunchError, ConnectionError) as exc:
+        except (TimeoutError, LaunchError, BrowserGone) as exc:
             # The browser hung or died: restart it, and mark this origin's probes lost.
-            why = f"lost: browser stopped answering ({type(exc).__name__})"
+            why = f"lost: browser stopped answering ({first_line(exc, named=True)})"
             for spec in specs:
                 self._record(_lost(spec, engine, policy, why))
             self._emit(
@@ -980,18 +980,11 @@ class Runner:
                 await session.close()
             session = await self._open_session(resolved, policy, setup)
             return session
-        except Exception as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            dead = any(w in msg.lower() for w in ("closed", "crash", "disconnected"))
-            # One origin's failure never ends the run: its probes say why, the rest go on.
-            why = f"lost: browser crashed ({msg[:120]})" if dead else f"probe failed: {msg[:200]}"
+        except Exception as exc:  # ProbeError, or a fault of ours: never ends the run
+            why = f"probe failed: {first_line(exc)}"
             for spec in specs:
                 self._record(_lost(spec, engine, policy, why))
-            if not dead:
-                return session
-            with contextlib.suppress(Exception):
-                await session.close()
-            return await self._open_session(resolved, policy, setup)
+            return session
         finally:
             if page is not None:
                 await page.close()

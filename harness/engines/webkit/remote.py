@@ -19,8 +19,8 @@ from typing import Any
 
 from harness.config import RemoteEndpoint
 from harness.engines.playwright import OriginPage, ResolvedEngine, SessionSetup
-from harness.engines.webkit.session import WebKitSession, _Driver, _first_line
-from harness.model.errors import LaunchError
+from harness.engines.webkit.session import WebKitSession, _Driver
+from harness.model.errors import LaunchError, first_line
 from harness.model.results import CookiePolicy
 
 REMOTE_COMMAND_TIMEOUT = 120
@@ -49,7 +49,7 @@ def remote_driver(remote: RemoteEndpoint, opts: Any) -> _Driver:
 
 def _why(exc: BaseException) -> str:
     """One short line: urllib3 wraps a refused connection in a paragraph of repr()."""
-    text = _first_line(exc)
+    text = first_line(exc)
     if "Failed to establish a new connection" in text or "Max retries exceeded" in text:
         found = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
         return f"cannot connect to the WebDriver endpoint ({found.group(1) if found else text})"

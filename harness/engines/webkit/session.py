@@ -44,7 +44,6 @@ from urllib.parse import urlsplit
 
 from harness.engines.playwright import (
     _INVALID_URL_MARKERS,
-    NavigationError,
     OriginPage,
     ResolvedEngine,
     SessionSetup,
@@ -52,7 +51,7 @@ from harness.engines.playwright import (
     without_value,
 )
 from harness.engines.webkit.xvfb import Xvfb
-from harness.model.errors import LaunchError
+from harness.model.errors import BrowserGone, LaunchError, NavigationError, ScriptError, first_line
 from harness.model.results import BrowserInfo, CookiePolicy, Engine
 
 COOKIE_SETTER_PATH = "/__corsproof_cookie_setter"
@@ -119,10 +118,6 @@ class _Threads:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-class ScriptError(Exception):
-    """The evaluated expression threw or its promise rejected."""
-
-
 class _Driver:
     """One WebDriver session, with the process group of its driver so none can linger."""
 
@@ -176,11 +171,6 @@ def _live_members(pgid: int) -> list[int]:
         if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
             live.append(int(entry.name))
     return live
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "msg", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _cookie_host(cookie: Mapping[str, Any]) -> tuple[str, str]:
@@ -283,11 +273,11 @@ class WebKitOriginPage:
         except InvalidArgumentException as exc:
             # WebKitWebDriver parses the URL before WebKit sees it: a refusal here is
             # the engine refusing the URL itself.
-            raise NavigationError(_first_line(exc), invalid=True) from None
+            raise NavigationError(first_line(exc), invalid=True) from None
         except TimeoutException:
             raise NavigationError(f"page load timed out after {timeout:.0f}s") from None
         except Exception as exc:
-            text = _first_line(exc)
+            text = first_line(exc)
             low = text.lower()
             raise NavigationError(
                 text, invalid=any(m in low for m in _INVALID_URL_MARKERS)
@@ -297,7 +287,7 @@ class WebKitOriginPage:
                 "return [location.origin, window.__corsproof_stay === true, location.href]"
             )
         except Exception as exc:
-            raise NavigationError(f"page loaded but cannot be read: {_first_line(exc)}") from None
+            raise NavigationError(f"page loaded but cannot be read: {first_line(exc)}") from None
         if not url.startswith("about:"):
             if stayed and href == before:
                 raise NavigationError(f"webkit could not load {url}: no response")
@@ -311,7 +301,7 @@ class WebKitOriginPage:
             return await asyncio.wait_for(
                 self._threads.run(self._evaluate, expression, arg, timeout), timeout + 15
             )
-        except (TimeoutError, ConnectionError):
+        except (TimeoutError, BrowserGone):
             self._healthy = False
             raise
 
@@ -332,11 +322,11 @@ class WebKitOriginPage:
         except TimeoutException:
             raise TimeoutError(f"script did not finish within {timeout:.0f}s") from None
         except JavascriptException as exc:
-            raise ScriptError(_first_line(exc)) from None
+            raise ScriptError(first_line(exc)) from None
         except Exception as exc:
-            # The runner restarts the browser on ConnectionError and marks the
-            # origin's probes lost.
-            raise ConnectionError(f"webkit stopped answering: {_first_line(exc)}") from None
+            # Any other driver failure means the MiniBrowser (or its driver) is gone:
+            # the runner restarts the browser and marks the origin's probes lost.
+            raise BrowserGone(f"webkit stopped answering: {first_line(exc)}") from None
         if isinstance(result, dict) and set(result) == {"__corsproof_error"}:
             raise ScriptError(str(result["__corsproof_error"])[:500])
         return result
@@ -418,7 +408,7 @@ class WebKitSession:
             raise
         except Exception as exc:
             await self.close()
-            raise LaunchError(f"webkit failed to start: {_first_line(exc)}") from None
+            raise LaunchError(f"webkit failed to start: {first_line(exc)}") from None
 
     def _start(self) -> None:
         xvfb = Xvfb().start()
@@ -517,7 +507,7 @@ class WebKitSession:
             except Exception as exc:
                 proc = getattr(service, "process", None)
                 _kill_group(proc.pid if proc is not None else None)
-                raise LaunchError(f"webkit: WebDriver session failed: {_first_line(exc)}") from None
+                raise LaunchError(f"webkit: WebDriver session failed: {first_line(exc)}") from None
             drv = _Driver(driver, service)
         with self._lock:
             closed = self._closed
@@ -620,21 +610,21 @@ def _set_cookies(
             driver.get(url)
         except Exception as exc:
             raise LaunchError(
-                f"webkit: cannot open {url} to set cookies: {_first_line(exc)}"
+                f"webkit: cannot open {url} to set cookies: {first_line(exc)}"
             ) from None
         if (scheme, host) in wipe:
             try:
                 driver.delete_all_cookies()
             except Exception as exc:
                 raise LaunchError(
-                    f"webkit: cannot clear cookies on {host}: {_first_line(exc)}"
+                    f"webkit: cannot clear cookies on {host}: {first_line(exc)}"
                 ) from None
         for cookie in group:
             try:
                 driver.add_cookie(_webdriver_cookie(cookie))
             except Exception as exc:
                 raise LaunchError(
-                    f"webkit: cookie {cookie.get('name')!r} for {host} refused: {_first_line(exc)}"
+                    f"webkit: cookie {cookie.get('name')!r} for {host} refused: {first_line(exc)}"
                 ) from None
 
 

@@ -490,8 +490,9 @@ def policy_line(told: Sequence[OriginStory], legit: Sequence[str] = ()) -> str:
     if "unrelated" in classes:
         named = [phrases["unrelated"]]
     else:
-        named = [phrases.get(c, c) for c in _CLASS_ORDER if c in classes]
-        named += sorted(phrases.get(c, c) for c in classes - set(_CLASS_ORDER))
+        named = [phrases[c] for c in _CLASS_ORDER if c in classes]
+        # A class outside the catalogue (a user's own origins file) is named as given.
+        named += sorted(f"the {c} origins" for c in classes - set(_CLASS_ORDER))
     legit_s = [s for s in told if s.role is Role.LEGITIMATE]
     n = len(attackers)
     parts = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shlex
 import threading
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from typing import Any
 
 import pytest
 from conftest import needs_chromium
-from conftest_report import ATTR, XSS
+from conftest_report import ATTR, XSS, realistic
 
+from harness import report_html
 from harness.report_poc import curl_lines, pick_probe, poc_page, secrets, serve_instructions
 
 WIRE_ACTUAL = {
@@ -133,6 +135,15 @@ def test_lab_cookie_says_where_it_came_from() -> None:
     assert "Cookie: sid=<value of cookie sid, set by the lab login>" in shlex.split(line)[-1:][
         0
     ] or ("sid=<value of cookie sid, set by the lab login>" in line)
+
+
+def test_curl_lines_never_carry_corsproofs_redaction_marker() -> None:
+    """Even where the recorded exchange held a redacted secret, curl shows a placeholder."""
+    page = report_html.render(realistic())
+    curls = re.findall(r'<pre class="curl" data-testid="curl"><code>(.*?)</code></pre>', page)
+    assert curls
+    assert not [c for c in curls if "[REDACTED]" in c]
+    assert "with a real credential" not in page
 
 
 def test_poc_page_escapes_hostile_values() -> None:

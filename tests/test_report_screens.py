@@ -193,3 +193,17 @@ def test_probe_log_page_fits_1400_px_and_keeps_words_whole(
         assert found["scroll"] <= found["width"] and not found["clipped"], found
     finally:
         page.close()
+
+
+def test_a_big_run_stays_about_a_screen_per_target(chromium: Any, tmp_path: Path) -> None:
+    """20 targets x 125 origins: the page was 34,481 px tall with the probe log inline
+    (the full lab run 71,452 px); now the log is in probes.html and repeats fold."""
+    report = big_report()
+    path = tmp_path / "report.html"
+    path.write_text(report_html.render(report), "utf-8")
+    page = _open(chromium, path, WIDE)
+    try:
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= len(report["targets"]) * WIDE["height"], height
+    finally:
+        page.close()

@@ -3,7 +3,7 @@
 Tools such as Corsy, CORScanner, ZAP's CORS rule and nuclei's CORS templates send
 one GET with a crafted ``Origin`` header and judge the response headers alone:
 
-* ``Access-Control-Allow-Origin`` echoes the crafted origin -> vulnerable
+* ``Access-Control-Allow-Origin`` grants (echoes) the crafted origin -> vulnerable
   (critical with ``Access-Control-Allow-Credentials: true``, medium without);
 * ``Access-Control-Allow-Origin: null`` for ``Origin: null`` -> the same;
 * ``Access-Control-Allow-Origin: *`` with credentials -> reported as critical,
@@ -28,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from harness.exploit import is_same_site
 from harness.model.results import (
+    CookiePolicy,
     Credentials,
     Evidence,
     Finding,
@@ -39,6 +41,7 @@ from harness.model.results import (
     Severity,
 )
 from harness.rules import FUNCTIONAL, RULES, VULNERABILITY
+from harness.story import OriginStory, Read, first_reason, says, standing_reason, stories
 
 ACAO = "access-control-allow-origin"
 ACAC = "access-control-allow-credentials"
@@ -109,14 +112,16 @@ def header_verdict(evidence: Evidence) -> HeaderVerdict:
     if not acao:
         return HeaderVerdict(False, None, "no Access-Control-Allow-Origin")
     if origin and origin in acao:
-        what = "null origin trusted" if origin == "null" else "origin reflected"
+        # "Granted", not "reflected": an allowlist names its own origins too; whether
+        # the server echoes every origin is for the browsers' stories to tell.
+        what = "the null origin" if origin == "null" else "this origin"
         if creds:
             return HeaderVerdict(
                 True,
                 Severity.CRITICAL,
-                f"{what} in Access-Control-Allow-Origin with Access-Control-Allow-Credentials",
+                f"Access-Control-Allow-Origin grants {what}, with credentials",
             )
-        return HeaderVerdict(True, Severity.MEDIUM, f"{what} in Access-Control-Allow-Origin")
+        return HeaderVerdict(True, Severity.MEDIUM, f"Access-Control-Allow-Origin grants {what}")
     if "*" in acao:
         if creds:
             return HeaderVerdict(
@@ -170,7 +175,7 @@ def header_scan(
     return out
 
 
-_NOT_CHECKED = {
+NOT_CHECKED = {
     "legit-origin-blocked": "scanners never check that legitimate origins work and send no "
     "preflight, so a refused preflight or a missing grant for the app's own origin is invisible",
     "errors-without-cors": "scanners do not look at whether error responses to the "
@@ -214,10 +219,10 @@ def compare(
         index = evidence_index(evidence_by_key)
     rule = RULES.get(finding.rule)
     category = rule.category if rule is not None else finding.category
-    if finding.rule in _NOT_CHECKED:
+    if finding.rule in NOT_CHECKED:
         base = _worst_for(finding, evidence_by_key, index)
         seen = f"; its GET shows: {base.reason}" if base is not None else ""
-        return HeaderVerdict(False, None, _NOT_CHECKED[finding.rule] + seen)
+        return HeaderVerdict(False, None, NOT_CHECKED[finding.rule] + seen)
     verdict = _worst_for(finding, evidence_by_key, index)
     if verdict is None:
         return HeaderVerdict(False, None, "no server evidence for this finding")
@@ -258,81 +263,86 @@ def _verdict_rank(v: HeaderVerdict) -> tuple[int, int]:
     return (1 if v.vulnerable else 0, v.severity.rank if v.severity is not None else -1)
 
 
+HEADER_BLIND = ("legit-origin-blocked", "errors-without-cors")
+"""Functional rules a header-only scanner cannot see: each such finding is a header miss."""
+
+_MISS = (
+    "browsers could read this, but a scanner's GET without cookies sees no grant: the "
+    "server only answers this origin for another shape (a preflighted request), with "
+    "cookies, or in a way the headers hide"
+)
+
+
+def assess(
+    header: HeaderFinding | None,
+    browser: tuple[str, Severity] | None,
+    told: OriginStory | None,
+    *,
+    wildcard_target: bool = False,
+) -> tuple[str | None, str]:
+    """The comparison of one (target, origin): (disagreement kind or None, explanation).
+
+    ``header`` is the scanner's conclusion (None: it reports nothing), ``browser`` the
+    rule and severity of the worst vulnerability finding naming the origin, ``told`` the
+    origin's story (None: no browser probed it). Every view of the comparison -- the
+    ``disagreements`` of report.json and the HTML table -- is this function's answer.
+    """
+    if header is None:
+        if browser is None:
+            return None, "neither calls it a vulnerability"
+        return "header-miss", _MISS
+    if browser is None:
+        if header.severity.rank < Severity.MEDIUM.rank:
+            return None, "a low 'wildcard' note is not a claim of exploitability"
+        return "header-false-positive", _fp_explanation(header, told, wildcard_target)
+    if browser[1].rank == header.severity.rank:
+        return None, "both call it a vulnerability of the same severity"
+    over = header.severity.rank > browser[1].rank
+    kind = "header-overstated" if over else "header-understated"
+    return kind, _severity_explanation(browser[1], header, over, told)
+
+
 def disagreements(
     findings: Sequence[Finding],
     header_findings: Sequence[HeaderFinding],
     *,
     observations: Sequence[Observation] = (),
+    evidence: Sequence[Evidence] = (),
 ) -> list[Disagreement]:
     """Where browsers and header-only scanning disagree, sorted deterministically.
 
-    ``observations``, when given, sharpen the explanations (an origin no engine
-    could produce, a read that only worked without cookies).
+    ``observations`` (and the ``evidence`` they were judged with) give each origin's
+    story (:func:`harness.story.stories`), which the explanations state: what the
+    browsers really did with an origin the scanner flags.
     """
-    vulns: dict[tuple[str, str], Finding] = {}
-    for f in findings:
-        if f.category != VULNERABILITY:
-            continue
-        for origin in f.origins:
-            current = vulns.get((f.target, origin))
-            if current is None or f.severity.rank > current.severity.rank:
-                vulns[(f.target, origin)] = f
+    told = stories(observations, evidence) if observations else {}
+    vulns = worst_vulnerabilities(findings)
     wildcard_targets = {f.target for f in findings if f.rule == "wildcard-with-credentials"}
-    outcomes: dict[tuple[str, str], set[Outcome]] = {}
-    for o in observations:
-        outcomes.setdefault((o.target, o.origin), set()).add(o.outcome)
-
     out: list[Disagreement] = []
     flagged: set[tuple[str, str]] = set()
     for h in header_findings:
-        flagged.add((h.target, h.origin))
-        browser = vulns.get((h.target, h.origin))
-        if browser is None:
-            if h.severity.rank < Severity.MEDIUM.rank:
-                continue  # a low "wildcard" note is not a claim of exploitability
+        key = (h.target, h.origin)
+        flagged.add(key)
+        browser = vulns.get(key)
+        kind, why = assess(h, browser, told.get(key), wildcard_target=h.target in wildcard_targets)
+        if kind is not None:
             out.append(
                 Disagreement(
-                    "header-false-positive",
+                    kind,
                     h.target,
                     h.origin,
-                    None,
-                    None,
+                    browser[0] if browser else None,
+                    browser[1] if browser else None,
                     h.severity,
-                    _fp_explanation(
-                        h, outcomes.get((h.target, h.origin), set()), h.target in wildcard_targets
-                    ),
+                    why,
                 )
             )
-        elif browser.severity.rank != h.severity.rank:
-            over = h.severity.rank > browser.severity.rank
-            out.append(
-                Disagreement(
-                    "header-overstated" if over else "header-understated",
-                    h.target,
-                    h.origin,
-                    browser.rule,
-                    browser.severity,
-                    h.severity,
-                    _severity_explanation(browser, h, over),
-                )
-            )
-    for (target, origin), f in vulns.items():
+    for (target, origin), (rule, sev) in vulns.items():
         if (target, origin) not in flagged:
-            out.append(
-                Disagreement(
-                    "header-miss",
-                    target,
-                    origin,
-                    f.rule,
-                    f.severity,
-                    None,
-                    "browsers could read this, but a scanner's GET without cookies sees no "
-                    "grant: the server only answers this origin for another shape (a "
-                    "preflighted request), with cookies, or in a way the headers hide",
-                )
-            )
+            kind, why = assess(None, (rule, sev), told.get((target, origin)))
+            out.append(Disagreement(str(kind), target, origin, rule, sev, None, why))
     for f in findings:
-        if f.rule in ("legit-origin-blocked", "errors-without-cors"):
+        if f.rule in HEADER_BLIND:
             out.append(
                 Disagreement(
                     "header-miss",
@@ -341,41 +351,90 @@ def disagreements(
                     f.rule,
                     f.severity,
                     None,
-                    _NOT_CHECKED[f.rule],
+                    NOT_CHECKED[f.rule],
                 )
             )
     out.sort(key=lambda d: (d.kind, d.target, d.origin or "", d.rule or "", d.explanation))
     return out
 
 
-def _fp_explanation(h: HeaderFinding, seen: set[Outcome], wildcard: bool) -> str:
+def worst_vulnerabilities(
+    findings: Sequence[Finding],
+) -> dict[tuple[str, str], tuple[str, Severity]]:
+    """(target, origin) -> (rule, severity) of the worst vulnerability finding naming it."""
+    vulns: dict[tuple[str, str], tuple[str, Severity]] = {}
+    for f in findings:
+        if f.category != VULNERABILITY:
+            continue
+        for origin in f.origins:
+            current = vulns.get((f.target, origin))
+            if current is None or f.severity.rank > current[1].rank:
+                vulns[(f.target, origin)] = (f.rule, f.severity)
+    return vulns
+
+
+def _fp_explanation(h: HeaderFinding, told: OriginStory | None, wildcard: bool) -> str:
     if "wildcard" in h.reason:
         return (
             "Access-Control-Allow-Origin: * with credentials: browsers refuse to expose a "
             "credentialed response under '*', and a non-credentialed one is public by declaration"
         )
-    if seen and seen <= {Outcome.NOT_PRODUCIBLE, Outcome.ERROR}:
-        return (
-            "the server reflects this origin, but no engine that ran can give a page this "
-            "origin, so no browser attacker can use it"
-        )
-    if Outcome.BLOCKED in seen and Outcome.READABLE not in seen:
-        return "the headers look permissive, but every engine blocked the read"
+    if told is None:
+        prefix = "browsers refuse '*' with credentials; " if wildcard else ""
+        return prefix + "no browser probed this origin"
+    if told.readable:
+        # The browsers did read: say so, and why the read is no vulnerability.
+        why = standing_reason(told.standing)
+        return "browsers could read it" + (f", but it is no vulnerability: {why}" if why else "")
+    outcomes = {f.outcome for f in told.facts}
+    if outcomes <= {Outcome.NOT_PRODUCIBLE, Outcome.ERROR}:
+        if Outcome.NOT_PRODUCIBLE in outcomes:
+            return (
+                "the server reflects this origin, but no engine that ran can give a page this "
+                "origin, so no browser attacker can use it"
+            )
+        return "every probe from this origin ended in an error: not verified in a browser"
+    reason = first_reason(told)
+    if outcomes == {Outcome.BLOCKED}:
+        text = "the headers look permissive, but every engine blocked the read"
+        return text + (f" (the browser said: {reason})" if reason else "")
     if wildcard:
-        return "browsers refuse '*' with credentials; no engine confirmed a read"
-    return "no engine confirmed a read from this origin"
+        return "browsers refuse '*' with credentials; no engine could read: " + says(told)
+    return "no engine could read: " + says(told)
 
 
-def _severity_explanation(browser: Finding, h: HeaderFinding, over: bool) -> str:
-    if over:
-        return (
-            f"scanner says {h.severity.value} ({h.reason}); browsers show "
-            f"{browser.severity.value}: the credentialed read does not work in a default "
-            "browser (e.g. Firefox Total Cookie Protection sends no third-party cookie) or "
-            "carried no secret"
+def _severity_explanation(
+    browser: Severity, h: HeaderFinding, over: bool, told: OriginStory | None
+) -> str:
+    said = f"scanner says {h.severity.value}; browsers show {browser.value}: "
+    if not over:
+        return said + (
+            "with cookies or another request shape the server grants more than the "
+            "scanner's bare GET reveals"
         )
+    return said + _why_lower(told)
+
+
+def _why_lower(told: OriginStory | None) -> str:
+    """Why the browsers rate an origin's reads lower than the scanner, from its story."""
+    if told is not None:
+        default = [f for f in told.facts if f.cookie_policy is CookiePolicy.DEFAULT]
+        if any(f.read is Read.VICTIM for f in default) and is_same_site(told.origin, told.target):
+            return (
+                "only a same-site origin read the victim's data (the attacker needs a sibling "
+                "subdomain, or a network position for an http origin)"
+            )
+        if any(f.read is Read.VICTIM for f in told.facts):
+            return (
+                "the victim's data came back only with third-party cookies allowed; a default "
+                "browser withholds the cookie (e.g. Firefox's Total Cookie Protection)"
+            )
+        withheld = next((f.withheld for f in told.facts if f.read is Read.CREDENTIALED), "")
+        if withheld:
+            return f"the credentialed read carried no victim's data: {withheld}"
+        if told.read is Read.ANONYMOUS:
+            return "browsers could read it only without credentials"
     return (
-        f"scanner says {h.severity.value} ({h.reason}); browsers show "
-        f"{browser.severity.value}: with cookies or another request shape the server grants "
-        "more than the scanner's bare GET reveals"
+        "the credentialed read does not work in a default browser (e.g. Firefox Total "
+        "Cookie Protection sends no third-party cookie) or carried no secret"
     )

@@ -112,7 +112,7 @@ def merge(
         rules=rules_for_report({f.rule for f in findings}),
         extra={
             "header_only": header_only,
-            "disagreements": disagreements(findings, header_only, observations=obs),
+            "disagreements": disagreements(findings, header_only, observations=obs, evidence=ev),
             "plan": {"probes": planned},
         },
     )

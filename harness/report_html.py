@@ -1,19 +1,21 @@
 """``report.html``: one self-contained page for a security reviewer.
 
-The page answers "is this API safe, and in which browsers is it exploitable?" on
-its first screen, then backs the answer with the header-check comparison, the
-per-target outcome matrices, every finding with its evidence and ``curl``
-reproductions, and the full probe log.
+The page answers "is this API safe, and in which browsers is it exploitable?" on its
+first screen, says per target which policy the server really implements, then backs
+the answer with every finding (labelled lines, the engines' own words, a proof of
+concept and curl lines), the header-check comparison and the per-target outcome
+matrices. The probe log is ``probes.html`` beside it (:mod:`harness.report_probes`).
+The matrix, the comparison and the findings read one story per origin
+(:func:`harness.reporting.origin_stories`), so they cannot disagree.
 
 Everything shown comes from the target or the browsers and is untrusted: the
-template is rendered with autoescaping on, never marks data ``|safe``, links only
-to its own ``#finding-N`` anchors, and its CSP meta forbids scripts and every
+template is rendered with autoescaping on, never marks data ``|safe``, links only to
+its own anchors and to ``probes.html``, and its CSP meta forbids scripts and every
 external load. Python builds a plain view model so the template holds layout only.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
@@ -21,63 +23,55 @@ from typing import Any, TextIO
 import jinja2
 
 from harness import __version__
+from harness.model.results import Role
+from harness.report_findings import MAX_EVIDENCE, MAX_FINDING_PROBES, finding_model
+from harness.report_poc import SHAPES, Secrets, curl, request_headers, secrets
+from harness.report_probes import MAX_LOG_PROBES, OUTCOME_SYMBOLS, probes_model
 from harness.reporting import (
-    DEFAULT_POLICY,
     Comparison,
     TargetExposure,
     clean,
     comparisons,
+    declared_policy,
     duration_seconds,
     engine_exposure,
     engine_label,
-    finding_anchor,
     format_duration,
-    is_vulnerability,
+    origin_stories,
     run_engines,
     severity_counts,
     sorted_findings,
     target_exposure,
     verdict,
+    vulnerability_origins,
 )
+from harness.story import OriginStory, Read, Standing, policy_line
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "base-uri 'none'; form-action 'none'"
 )
-"""The page's Content-Security-Policy: no script, no fetch, no external anything.
+"""The pages' Content-Security-Policy: no script, no fetch, no external anything.
 
-Written literally as the first element of ``<head>`` in the template (a constant
-needs no escaping there); tests check the two agree.
+Written literally as the first element of ``<head>`` in the templates (a constant
+needs no escaping there); tests check they agree.
 """
 
-_OUTCOMES: dict[str, tuple[str, str]] = {
-    # outcome -> (symbol, label); the symbol and words carry the meaning so the
-    # matrix reads the same in greyscale print and for colour-blind readers.
-    "readable": ("\u25b2", "readable"),
-    "blocked": ("\u25a0", "blocked"),
-    "not-producible": ("\u2013", "not producible"),
-    "error": ("!", "error"),
-}
+PROBES_FILE = "probes.html"
+"""The probe log's page, written beside report.html and linked from it."""
+
 # When one cell holds several probes (shapes, APIs), the most telling outcome wins:
 # any read matters most; an error means the cell is not fully verified.
 _CELL_PRIORITY = ("readable", "error", "blocked", "not-producible")
 _CREDENTIALS = ("omit", "include")
 _POLICIES = ("default", "permissive")
-# Request headers a curl reproduction leaves out: curl sets them itself, or they
-# only describe the browser's transport.
-_CURL_SKIP = frozenset(
-    {
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "upgrade",
-        "accept-encoding",
-        "proxy-connection",
-    }
-)
+
+_STANDING_WORDS = {
+    Standing.PUBLIC.value: "not a finding: the public answer (*), read without credentials",
+    Standing.TOKEN.value: "not a finding: read only with the user's token",
+    Standing.HTTP_TARGET.value: "not a finding: an http origin on an http target (no downgrade)",
+}
+"""The matrix's last column for reads that are no vulnerability (see harness.story)."""
 
 _ENV: jinja2.Environment | None = None
 
@@ -113,29 +107,25 @@ def render(report: Mapping[str, Any]) -> str:
     return template.render(m=build_model(report))
 
 
+def render_probes(report: Mapping[str, Any]) -> str:
+    """probes.html for ``report``: the log of the probes that matter, and the pages."""
+    template = _environment().get_template("probes.html.j2")
+    return template.render(m=probes_model(report, _all_targets(report)))
+
+
+def extra_files(report: Mapping[str, Any]) -> dict[str, str]:
+    """Files written beside report.html (:func:`harness.reporting.write_reports`)."""
+    return {PROBES_FILE: render_probes(report)}
+
+
 # --------------------------------------------------------------------------- caps
 
-MAX_LOG_PROBES = 2000
-"""Most probe rows the HTML log shows; report.json always has every probe."""
-MAX_EVIDENCE = 3
-"""Exchange records shown per finding; the rest are counted."""
-MAX_FINDING_PROBES = 10
-"""Probe rows ("origins the probes really had") shown per finding."""
 MAX_COMPARISON_ROWS = 8
 """Comparison rows shown per target, after merging origins with identical rows."""
 MAX_TITLE_LINES = 4
 """Distinct probe descriptions in a matrix cell's hover text."""
 MAX_REASON = 100
 """Characters of a block reason or error kept in a matrix cell's hover text."""
-
-# Why a probe is worth a row in the HTML log, most important first.
-_LOG_WHY = (
-    "legitimate origin not readable",
-    "tool or probe error",
-    "readable by an attacker origin",
-    "referenced by a finding",
-    "not producible in that engine",
-)
 
 
 # --------------------------------------------------------------------------- model
@@ -145,27 +135,36 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
     """The plain view model the template renders; every string already ``clean``-ed."""
     v = verdict(report)
     findings = sorted_findings(report)
-    pages: Mapping[str, Any] = report.get("pages") or {}
-    used_pages: set[str] = set()
     all_probes: list[Mapping[str, Any]] = list(report.get("probes") or [])
     by_id = {str(p.get("id")): p for p in all_probes}
     by_target: dict[str, list[Mapping[str, Any]]] = {}
+    by_origin: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for p in all_probes:
         by_target.setdefault(str(p.get("target")), []).append(p)
+        by_origin.setdefault((str(p.get("target")), str(p.get("origin"))), []).append(p)
     evidence_by_key = {str(e.get("key")): e for e in report.get("evidence") or []}
+    config: Mapping[str, Any] = report.get("config") or {}
+    who = secrets(config)
+    engines = run_engines(report)
     finding_models = [
-        _finding_model(report, f, i, pages, used_pages, by_id, evidence_by_key)
+        finding_model(report, f, i, by_id, by_origin, evidence_by_key, who, engines)
         for i, f in enumerate(findings)
     ]
+    fixes = _fix_snippets(report, finding_models)
+    told = origin_stories(report)
+    vulns = vulnerability_origins(report)
+    legit = [str(o) for o in config.get("legit_origins") or []]
     targets = target_exposure(report)
-    engines = run_engines(report)
     finding_anchors: dict[str, list[dict[str, str]]] = {}
     for fm in finding_models:
         finding_anchors.setdefault(fm["target_raw"], []).append(
             {"anchor": fm["anchor"], "rule": fm["rule"], "severity": fm["severity"]}
         )
-    log, log_note = _probe_log(report, all_probes)
+    by_target_story: dict[str, list[OriginStory]] = {}
+    for s in told.values():
+        by_target_story.setdefault(s.target, []).append(s)
     host = _common_host([t.target for t in targets])
+    probes_seen = len(all_probes)
     return {
         "tool_version": clean(report.get("tool_version") or __version__),
         "run_id": clean(report.get("run_id")),
@@ -195,7 +194,12 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
         "overview_host": host,
         "overview": [
             _overview_row(
-                t, by_target.get(t.target, []), finding_anchors.get(t.target, []), len(host)
+                t,
+                finding_anchors.get(t.target, []),
+                len(host),
+                by_target_story.get(t.target, []),
+                legit,
+                declared_policy(report, t.target),
             )
             for t in targets
         ],
@@ -217,25 +221,19 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
             for e in report.get("errors") or []
         ],
         "notes": [clean(n) for n in report.get("notes") or []],
-        "config": [
-            {"key": clean(k), "value": _config_value(val)}
-            for k, val in (report.get("config") or {}).items()
-        ],
-        "comparison_groups": _comparison_groups(report, [t.target for t in targets]),
+        "config": [{"key": clean(k), "value": _config_value(val)} for k, val in config.items()],
+        "comparison_groups": _comparison_groups(
+            comparisons(report, told), [t.target for t in targets]
+        ),
         "matrices": [
-            _matrix(report, target, i, by_target.get(target, []), engines)
+            _matrix(report, target, i, by_target.get(target, []), engines, told, vulns)
             for i, target in enumerate(_all_targets(report))
         ],
         "findings": finding_models,
-        "other_pages": [
-            {"name": clean(name), "html": clean(html)}
-            for name, html in pages.items()
-            if str(name) not in used_pages
-        ],
-        "probe_total": len(all_probes),
-        "probes": [_probe_row(p) for p in log],
-        "probe_groups": _probe_groups(log, _all_targets(report)),
-        "probe_note": log_note,
+        "fixes": fixes,
+        "probe_total": probes_seen,
+        "probes_file": PROBES_FILE,
+        "pages_total": len(report.get("pages") or {}),
         "baseline": _baseline_model(report.get("baseline")),
     }
 
@@ -301,54 +299,62 @@ def _engine_targets(targets: Sequence[TargetExposure], engine: str) -> str:
     return text
 
 
+def _fix_snippets(
+    report: Mapping[str, Any], finding_models: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each distinct set of configuration snippets once (every "an attacker can read"
+    rule shares the allowlist fix), with the rules it fixes; the findings link to it."""
+    rules: Mapping[str, Any] = report.get("rules") or {}
+    sets: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+    for fm in finding_models:
+        rule_id = str(fm["rule"])
+        snippets = (rules.get(fm["rule_raw"]) or {}).get("snippets") or {}
+        key = tuple((str(k), str(v)) for k, v in snippets.items())
+        if not key:
+            continue
+        entry = sets.get(key)
+        if entry is None:
+            entry = sets[key] = {
+                "anchor": f"fix-{len(sets) + 1}",
+                "rules": [],
+                "stacks": [clean(k) for k, _ in key],
+                "snippets": [{"stack": clean(k), "code": clean(v)} for k, v in key],
+            }
+        if rule_id not in entry["rules"]:
+            entry["rules"].append(rule_id)
+        fm["snippets_anchor"] = entry["anchor"]
+    return list(sets.values())
+
+
 def _overview_row(
     t: TargetExposure,
-    probes: Sequence[Mapping[str, Any]],
     anchors: Sequence[Mapping[str, str]],
-    strip: int = 0,
+    strip: int,
+    told: Sequence[OriginStory],
+    legit: Sequence[str],
+    declared: str | None,
 ) -> dict[str, Any]:
-    """One row of "Targets at a glance": finding-derived state plus probe counts.
+    """One row of "Targets at a glance": per-engine state, the policy the server really
+    implements (from the origins' stories) and, when one exists, the declared one.
 
-    ``strip`` characters (a scheme and host every target shares, named in the
-    column header) are left out of the target shown.
+    ``strip`` characters (a scheme and host every target shares, named in the column
+    header) are left out of the target shown.
     """
-    read_by: set[str] = set()
-    read_with_cookie: set[str] = set()
-    cookie_reads: dict[str, set[str]] = {}  # engine -> cookie policies with a cookie-bearing read
-    legit_blocked: set[str] = set()
-    errors = 0
-    for p in probes:
-        outcome, role = p.get("outcome"), p.get("role")
-        if outcome == "readable" and role == "attacker":
-            read_by.add(str(p.get("origin")))
-            if p.get("cookie_sent") and p.get("victim_data") is True:
-                read_with_cookie.add(str(p.get("origin")))
-                cookie_reads.setdefault(str(p.get("engine")), set()).add(
-                    str(p.get("cookie_policy") or DEFAULT_POLICY)
-                )
-        elif role == "legitimate" and outcome != "readable":
-            legit_blocked.add(str(p.get("origin")))
-        if outcome == "error":
-            errors += 1
+    readers = [s for s in told if s.role is Role.ATTACKER and s.readable]
+    counted = [s for s in readers if s.standing is Standing.FINDING]
+    victims = [s for s in readers if s.read is Read.VICTIM]
     return {
         "target": clean(t.target),
         "short": clean(t.target[strip:]) or clean(t.target),
         "worst": clean(t.worst) if t.worst else "",
-        "engines": [
-            {
-                "engine": engine_label(e),
-                "state": s,
-                # Probe truth the findings do not claim: say so rather than hide it.
-                "probe_note": _probe_note(s, cookie_reads.get(e, set())),
-            }
-            for e, s in t.engines
-        ],
+        "engines": [{"engine": engine_label(e), "state": s} for e, s in t.engines],
         "findings": list(anchors),
-        "attacker_origins": len(read_by),
-        "with_cookie": len(read_with_cookie),
-        "legit_blocked": len(legit_blocked),
-        "errors": errors,
-        "probes": len(probes),
+        "policy": clean(policy_line(told, legit)),
+        "declared": clean(declared) if declared else "",
+        "readers": len(readers),
+        "in_findings": len(counted),
+        "victims": len(victims),
+        "origins": sum(1 for s in told if s.role is Role.ATTACKER),
     }
 
 
@@ -362,17 +368,6 @@ def _common_host(targets: Sequence[str]) -> str:
             return ""
         hosts.add(f"{scheme}://{host}")
     return hosts.pop() if len(hosts) == 1 and len(targets) > 1 else ""
-
-
-def _probe_note(state: str, policies: set[str]) -> str:
-    """A note when an engine's probes read with the cookie though no finding says so."""
-    if state in ("yes", "same-site") or not policies:
-        return ""
-    if DEFAULT_POLICY in policies:
-        return "but probes read with the cookie"
-    if state == "no":
-        return "but probes read with the cookie when third-party cookies were allowed"
-    return ""
 
 
 def _config_value(value: Any) -> str:
@@ -426,11 +421,14 @@ def _matrix(
     index: int,
     probes: Sequence[Mapping[str, Any]],
     run_engine_list: Sequence[str],
+    told: Mapping[tuple[str, str], OriginStory],
+    vulns: Mapping[tuple[str, str], tuple[str, str, str]],
 ) -> dict[str, Any]:
-    """Origins (rows, legitimate first, grouped by class) x engine x [policy x] credentials.
+    """Origins (rows, legitimate first, grouped by class) x engine x [policy x] credentials,
+    and each row's standing: the finding its reads belong to, or why they are none.
 
-    Within a class, origins whose cells are identical share one row that lists them
-    all, so a target probed from 85 origins still fits a screen or two.
+    Within a class, origins whose cells and standing are identical share one row that
+    lists them all, so a target probed from 85 origins still fits a screen or two.
     """
     engines = [e for e in run_engine_list if any(str(p.get("engine")) == e for p in probes)]
     creds = _present((str(p.get("credentials")) for p in probes), _CREDENTIALS)
@@ -487,7 +485,10 @@ def _matrix(
         )
         group["origins"] += 1
         sig = tuple(signature(row["role"], hits) for hits in row["cols"])
-        mkey = (label, (row["role"], sig))
+        story = told.get((target, row["origin"]))
+        standing = story.standing.value if story is not None else ""
+        link = vulns.get((target, row["origin"])) if standing == Standing.FINDING.value else None
+        mkey = (label, (row["role"], sig, standing, link))
         member = clean(row["origin"]) + (f" via {clean(row['via'])}" if row["via"] else "")
         if mkey in merged:
             m = merged[mkey]
@@ -497,6 +498,8 @@ def _matrix(
             continue
         m = {
             "role": row["role"],
+            "standing": standing,
+            "link": link,
             "sig": sig,
             "members": [member],
             "hits": [list(h) for h in row["cols"]],
@@ -510,7 +513,7 @@ def _matrix(
         for m in group["rows"]:
             cells = []
             for (status, count, attacker_read, http), hits in zip(m["sig"], m["hits"], strict=True):
-                symbol, label = _OUTCOMES.get(status, ("?", clean(status)))
+                symbol, label = OUTCOME_SYMBOLS.get(status, ("?", clean(status)))
                 if status == "none":
                     symbol, label = "", "not run"
                 cells.append(
@@ -531,11 +534,17 @@ def _matrix(
                     errors += n
                 if m["role"] == "legitimate" and status not in ("readable", "none"):
                     legit_blocked += n
+            link = m["link"]
             finished.append(
                 {
                     "origins": m["members"],
                     "via": "",
                     "role": m["role"],
+                    "standing": m["standing"],
+                    "verdict": _STANDING_WORDS.get(m["standing"], ""),
+                    "link": {"rule": clean(link[0]), "severity": clean(link[1]), "anchor": link[2]}
+                    if link
+                    else None,
                     "cells": cells,
                     "notable": any(c["attacker_read"] or c["status"] == "error" for c in cells)
                     or (
@@ -545,15 +554,16 @@ def _matrix(
                 }
             )
         group["rows"] = finished
-    vulns = [
+    findings = [
         f
         for f in report.get("findings") or []
-        if str(f.get("target", "")) == target and is_vulnerability(f)
+        if str(f.get("target", "")) == target and str(f.get("category")) == "vulnerability"
     ]
     return {
         "id": f"matrix-{index + 1}",
         "target": clean(target),
-        "open": bool(vulns or legit_blocked or errors),
+        "open": False,
+        "notable": bool(findings or legit_blocked or errors),
         "origins": len(rows),
         "probes": len(probes),
         "rows": sum(len(g["rows"]) for g in groups.values()),
@@ -573,33 +583,60 @@ def _matrix(
     }
 
 
-def _comparison_groups(report: Mapping[str, Any], order: Sequence[str]) -> list[dict[str, Any]]:
+def curl_preflight(exchange: Any, who: Secrets | None = None) -> str | None:
+    """A ``curl`` command replaying a preflight (``OPTIONS``) exchange, or None.
+
+    Built from the recorded request headers (``Origin``,
+    ``Access-Control-Request-Method``, ``Access-Control-Request-Headers`` ...), every
+    value shell-quoted; values the witness did not keep are left out.
+    """
+    if not isinstance(exchange, Mapping) or not exchange.get("url"):
+        return None
+    headers = request_headers(exchange, None, who or secrets({}), preflight=True)
+    return curl("OPTIONS", str(exchange["url"]), headers, None)
+
+
+def curl_actual(exchange: Any, who: Secrets | None = None, shape: str = "") -> str | None:
+    """A ``curl`` command replaying the actual request of an exchange, or None.
+
+    Credentials are placeholders named for where they came from (``who``).
+    """
+    if not isinstance(exchange, Mapping) or not exchange.get("url"):
+        return None
+    method = str(exchange.get("method") or "GET")
+    found = SHAPES.get((shape, method.upper()))
+    headers = request_headers(exchange, found, who or secrets({}), preflight=False)
+    return curl(method, str(exchange["url"]), headers, found.body if found else None)
+
+
+def _comparison_groups(rows: Sequence[Comparison], order: Sequence[str]) -> list[dict[str, Any]]:
     """The header-vs-browser comparison, per target, identical rows merged, capped.
 
     Rows that say the same thing about several origins of one target become one row
-    listing the origins; disagreements come first; each target shows at most
-    :data:`MAX_COMPARISON_ROWS` rows and counts the rest.
+    listing the origins; disagreements and agreements are kept apart (the page shows the
+    disagreements first and folds the rest); each target shows at most
+    :data:`MAX_COMPARISON_ROWS` of each and counts the rest.
     """
     by_target: dict[str, list[Comparison]] = {}
-    for c in comparisons(report):
+    for c in rows:
         by_target.setdefault(c.target, []).append(c)
     targets = [t for t in order if t in by_target] + [t for t in by_target if t not in order]
     groups = []
     for target in targets:
-        rows = by_target[target]
+        mine = by_target[target]
         merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for c in rows:
+        for c in mine:
             key = (
                 c.source,
                 c.header_says,
                 c.browsers_say,
-                c.probes_say,
                 c.disagree,
-                c.assessed,
+                c.kind,
+                c.why,
                 c.severity,
                 c.rule,
-                c.kind,
                 c.anchor,
+                c.standing,
             )
             m = merged.get(key)
             if m is None:
@@ -608,306 +645,48 @@ def _comparison_groups(report: Mapping[str, Any], order: Sequence[str]) -> list[
                     "source": c.source,
                     "header_says": clean(c.header_says),
                     "browsers_say": clean(c.browsers_say),
-                    "probes_say": clean(c.probes_say) if c.probes_say else "",
                     "disagree": c.disagree,
-                    "assessed": c.assessed,
+                    "kind": clean(c.kind) if c.kind else "",
+                    "why": clean(c.why),
                     "severity": clean(c.severity) if c.severity else "",
                     "rule": clean(c.rule) if c.rule else "",
-                    "kind": clean(c.kind) if c.kind else "",
                     "anchor": c.anchor or "",
+                    "standing": clean(c.standing),
                 }
             m["origins"].extend(clean(o) for o in (c.origins or (c.origin,)))
-        shown = sorted(merged.values(), key=lambda m: (not m["disagree"], m["source"] != "finding"))
-        kinds = Counter(c.kind or c.source for c in rows if c.disagree)
-        groups.append(
-            {
-                "target": clean(target),
-                "total": len(rows),
-                "disagree": sum(1 for c in rows if c.disagree),
-                "agree": sum(1 for c in rows if c.assessed and not c.disagree),
-                "kinds": ", ".join(f"{n} {clean(k)}" for k, n in kinds.most_common()),
-                "rows": shown[:MAX_COMPARISON_ROWS],
-                "more_rows": max(0, len(shown) - MAX_COMPARISON_ROWS),
-                "more_origins": sum(len(m["origins"]) for m in shown[MAX_COMPARISON_ROWS:]),
-            }
-        )
+        shown = sorted(merged.values(), key=lambda m: m["source"] != "origin")
+        kinds = Counter(c.kind for c in mine if c.disagree and c.kind)
+        group: dict[str, Any] = {
+            "target": clean(target),
+            "total": len(mine),
+            "disagree": sum(1 for c in mine if c.disagree),
+            "agree": sum(1 for c in mine if not c.disagree),
+            "kinds": ", ".join(f"{n} {clean(k)}" for k, n in kinds.most_common()),
+        }
+        for name, part in (
+            ("disagree_rows", [m for m in shown if m["disagree"]]),
+            ("agree_rows", [m for m in shown if not m["disagree"]]),
+        ):
+            group[name] = part[:MAX_COMPARISON_ROWS]
+            group[name + "_more"] = max(0, len(part) - MAX_COMPARISON_ROWS)
+            group[name + "_more_origins"] = sum(
+                len(m["origins"]) for m in part[MAX_COMPARISON_ROWS:]
+            )
+        groups.append(group)
     return groups
 
 
-def _probe_log(
-    report: Mapping[str, Any], probes: Sequence[Mapping[str, Any]]
-) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
-    """The probes worth a row in the HTML log, most important first, capped.
-
-    Everything else (attacker probes that were blocked, legitimate probes that
-    worked) is routine; report.json keeps every probe.
-    """
-    in_findings = {str(i) for f in report.get("findings") or [] for i in f.get("probes") or []}
-    ranked: list[tuple[int, int, Mapping[str, Any]]] = []
-    for n, p in enumerate(probes):
-        outcome, role = p.get("outcome"), p.get("role")
-        if role == "legitimate" and outcome not in ("readable",):
-            why = 0
-        elif outcome == "error":
-            why = 1
-        elif outcome == "readable" and role == "attacker":
-            why = 2
-        elif str(p.get("id")) in in_findings:
-            why = 3
-        elif outcome == "not-producible":
-            why = 4
-        else:
-            continue
-        ranked.append((why, n, p))
-    ranked.sort(key=lambda r: (r[0], r[1]))
-    shown, left = ranked[:MAX_LOG_PROBES], ranked[MAX_LOG_PROBES:]
-    notable = Counter(_LOG_WHY[w] for w, _, _ in ranked)
-    left_counts = Counter(_LOG_WHY[w] for w, _, _ in left)
-    note = {
-        "shown": len(shown),
-        "notable": len(ranked),
-        "notable_kinds": [{"why": k, "count": notable[k]} for k in _LOG_WHY if notable[k]],
-        "left_notable": len(left),
-        "left_kinds": [{"why": k, "count": left_counts[k]} for k in _LOG_WHY if left_counts[k]],
-        "routine": len(probes) - len(ranked),
-        "more": len(probes) - len(shown),
-        "capped": bool(left),
-    }
-    return [p for _, _, p in shown], note
-
-
-def _finding_model(
-    report: Mapping[str, Any],
-    f: Mapping[str, Any],
-    index: int,
-    pages: Mapping[str, Any],
-    used_pages: set[str],
-    by_id: Mapping[str, Mapping[str, Any]],
-    evidence_by_key: Mapping[str, Mapping[str, Any]],
-) -> dict[str, Any]:
-    rules: Mapping[str, Any] = report.get("rules") or {}
-    rule_id = str(f.get("rule", ""))
-    rule: Mapping[str, Any] = rules.get(rule_id) or {}
-    hc = f.get("header_check")
-    if isinstance(hc, Mapping):
-        header_line = (
-            ("vulnerable" if hc.get("vulnerable") else "not vulnerable")
-            + (f" ({clean(hc.get('severity'))})" if hc.get("severity") else "")
-            + (f": {clean(hc.get('reason'))}" if hc.get("reason") else "")
-        )
-    else:
-        header_line = "not assessed"
-    probe_ids = {str(p) for p in f.get("probes") or []}
-    probes = [by_id[i] for i in dict.fromkeys(str(p) for p in f.get("probes") or []) if i in by_id]
-    # Probes whose page did not have the intended origin first: they are the ones
-    # a reviewer must check; then the report's order.
-    probes.sort(
-        key=lambda p: (
-            not (
-                p.get("page_origin") is not None
-                and str(p.get("page_origin")) != str(p.get("origin"))
-            )
-        )
-    )
-    evidence_keys = [str(k) for k in f.get("evidence") or []]
-    present = [k for k in evidence_keys if k in evidence_by_key]
-    # Pages are keyed by whatever name the runner chose; show those that name one of
-    # this finding's probes, origins or classes here, the rest at the end.
-    wanted = (
-        probe_ids
-        | {str(o) for o in f.get("origins") or []}
-        | {str(c) for c in f.get("classes") or []}
-    )
-    own_pages = []
-    for name, html in pages.items():
-        if str(name) in wanted:
-            used_pages.add(str(name))
-            own_pages.append({"name": clean(name), "html": clean(html)})
-    return {
-        "anchor": finding_anchor(index),
-        "rule": clean(rule_id),
-        "severity": clean(f.get("severity")),
-        "title": clean(f.get("title")),
-        "category": clean(f.get("category", "vulnerability")),
-        "target": clean(f.get("target")),
-        "target_raw": str(f.get("target", "")),
-        "origins": [clean(o) for o in f.get("origins") or []],
-        "engines": [engine_label(e) for e in f.get("engines") or []],
-        "classes": [clean(c) for c in f.get("classes") or []],
-        "cookie_policies": [clean(c) for c in f.get("cookie_policies") or []],
-        "detail": clean(f.get("detail")),
-        "header_line": header_line,
-        "summary": clean(rule.get("summary")),
-        "remediation": clean(rule.get("remediation")),
-        "snippets": [
-            {"stack": clean(stack), "code": clean(code)}
-            for stack, code in (rule.get("snippets") or {}).items()
-        ],
-        "page_origins": [
-            {
-                "probe": clean(p.get("id")),
-                "engine": engine_label(p.get("engine")),
-                "origin": clean(p.get("origin")),
-                "page_origin": clean(p.get("page_origin")) if p.get("page_origin") else "unknown",
-                "mismatch": p.get("page_origin") is not None
-                and str(p.get("page_origin")) != str(p.get("origin")),
-                "outcome": clean(p.get("outcome")),
-                "credentials": clean(p.get("credentials")),
-            }
-            for p in probes[:MAX_FINDING_PROBES]
-        ],
-        "probe_total": len(probes),
-        "probes_more": max(0, len(probes) - MAX_FINDING_PROBES),
-        "evidence": [_evidence_model(evidence_by_key[k]) for k in present[:MAX_EVIDENCE]],
-        "evidence_total": len(present),
-        "evidence_more": max(0, len(present) - MAX_EVIDENCE),
-        "missing_evidence": [clean(k) for k in evidence_keys if k not in evidence_by_key],
-        "pages": own_pages,
-    }
-
-
-def _evidence_model(e: Mapping[str, Any]) -> dict[str, Any]:
-    pre, act = e.get("preflight"), e.get("actual")
-    curl = [c for c in (curl_preflight(pre), curl_actual(act)) if c]
-    redacted = any("[REDACTED]" in c for c in curl)
-    return {
-        "key": clean(e.get("key")),
-        "origin": clean(e.get("origin")),
-        "shape": clean(e.get("shape")),
-        "credentials": clean(e.get("credentials")),
-        "exchanges": [
-            _exchange_model(label, x)
-            for label, x in (("Preflight", pre), ("Actual request", act))
-            if isinstance(x, Mapping)
-        ],
-        "curl": [clean(c) for c in curl],
-        "redacted": redacted,
-    }
-
-
-def _exchange_model(label: str, x: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "label": label,
-        "source": _source_line(x),
-        "method": clean(x.get("method")),
-        "url": clean(x.get("url")),
-        "status": clean(x.get("status")) if x.get("status") is not None else "no response",
-        "error": clean(x.get("error")) if x.get("error") else "",
-        "request_headers": [(clean(k), clean(v)) for k, v in _pairs(x.get("request_headers"))],
-        "response_headers": [(clean(k), clean(v)) for k, v in _pairs(x.get("response_headers"))],
-    }
-
-
-def _source_line(x: Mapping[str, Any]) -> str:
-    """Where an exchange was seen, and what of it was kept, in one line."""
-    if x.get("source") != "wire":
-        return (
-            "Sent from Python (the replay): no browser made this request, e.g. no engine "
-            "could produce the origin."
-        )
-    cookies = [clean(c) for c in x.get("cookies") or []]
-    parts = [
-        f"The browser's own request, recorded at the wire ({clean(x.get('protocol') or 'HTTP')} "
-        "to the target)",
-        "cookies sent: " + (", ".join(cookies) if cookies else "none") + " (names only)",
-        "Authorization header: " + ("sent (value not kept)" if x.get("authorization") else "none"),
-    ]
-    if x.get("body_length") is not None:
-        parts.append(
-            f"response body: {clean(x.get('body_length'))} bytes, {clean(x.get('body_hash'))}"
-        )
-    return "; ".join(parts) + "."
-
-
-def _pairs(value: Any) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for item in value or []:
-        if isinstance(item, (list, tuple)) and len(item) == 2:
-            out.append((str(item[0]), str(item[1])))
-    return out
-
-
-def _curl(method: str, url: str, headers: Sequence[tuple[str, str]]) -> str:
-    parts = ["curl", "-i"]
-    if method.upper() not in ("GET", ""):
-        parts += ["-X", method.upper()]
-    parts.append(shlex.quote(url))
-    for name, value in headers:
-        if name.lower() in _CURL_SKIP:
-            continue
-        parts += ["-H", shlex.quote(f"{name}: {value}")]
-    return " ".join(parts)
-
-
-def curl_preflight(exchange: Any) -> str | None:
-    """A ``curl`` command replaying a preflight (``OPTIONS``) exchange, or None.
-
-    Built from the recorded request headers (``Origin``,
-    ``Access-Control-Request-Method``, ``Access-Control-Request-Headers`` ...), every
-    value shell-quoted; redacted secrets stay ``[REDACTED]``.
-    """
-    if not isinstance(exchange, Mapping) or not exchange.get("url"):
-        return None
-    headers = _pairs(exchange.get("request_headers"))
-    return _curl("OPTIONS", str(exchange["url"]), headers)
-
-
-def curl_actual(exchange: Any) -> str | None:
-    """A ``curl`` command replaying the actual request of an exchange, or None."""
-    if not isinstance(exchange, Mapping) or not exchange.get("url"):
-        return None
-    headers = _pairs(exchange.get("request_headers"))
-    return _curl(str(exchange.get("method") or "GET"), str(exchange["url"]), headers)
-
-
-def _probe_groups(log: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
-    """The log rows per target (in target order), each target's rows most important first."""
-    by_target: dict[str, list[Mapping[str, Any]]] = {}
-    for p in log:
-        by_target.setdefault(str(p.get("target", "")), []).append(p)
-    targets = [t for t in order if t in by_target] + [t for t in by_target if t not in order]
-    return [{"target": clean(t), "rows": [_probe_row(p) for p in by_target[t]]} for t in targets]
-
-
-def _probe_row(p: Mapping[str, Any]) -> dict[str, Any]:
-    def opt(key: str) -> str:
-        val = p.get(key)
-        return "" if val is None else clean(val)
-
-    elapsed = p.get("elapsed_ms")
-    return {
-        "id": opt("id"),
-        "engine": engine_label(p.get("engine")),
-        "cookie_policy": opt("cookie_policy"),
-        "target": opt("target"),
-        "origin": opt("origin"),
-        "via": "" if p.get("via") in (None, "page") else opt("via"),
-        "origin_class": opt("origin_class"),
-        "role": opt("role"),
-        "page_origin": opt("page_origin"),
-        "shape": opt("shape"),
-        "method": opt("method"),
-        "api": opt("api"),
-        "credentials": opt("credentials"),
-        "outcome": opt("outcome"),
-        "symbol": _OUTCOMES.get(str(p.get("outcome")), ("?", ""))[0],
-        "attacker_read": p.get("outcome") == "readable" and p.get("role") == "attacker",
-        "status": opt("status"),
-        "body_length": opt("body_length"),
-        "readable_headers": ", ".join(clean(h) for h in p.get("readable_headers") or []),
-        "cookie_sent": _yes_no(p.get("cookie_sent"), p.get("cookie_note")),
-        "victim": _yes_no(p.get("victim_data"), p.get("victim_note"), only_unknown=True),
-        "preflighted": "yes" if p.get("preflighted") else "no",
-        "elapsed": f"{float(elapsed):.0f}" if isinstance(elapsed, (int, float)) else "",
-        "reason": clean(p.get("block_reason") or p.get("error") or ""),
-    }
-
-
-def _yes_no(value: Any, note: Any, *, only_unknown: bool = False) -> str:
-    """A witnessed fact as yes/no/unknown, with its reason for a no (or only an unknown)."""
-    word = "unknown" if value is None else ("yes" if value else "no")
-    explain = value is None or (value is False and not only_unknown)
-    return f"{word} ({clean(note)})" if note and explain else word
-
-
-__all__ = ["CSP", "build_model", "curl_actual", "curl_preflight", "render", "write"]
+__all__ = [
+    "CSP",
+    "MAX_EVIDENCE",
+    "MAX_FINDING_PROBES",
+    "MAX_LOG_PROBES",
+    "PROBES_FILE",
+    "build_model",
+    "curl_actual",
+    "curl_preflight",
+    "extra_files",
+    "render",
+    "render_probes",
+    "write",
+]

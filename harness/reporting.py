@@ -19,13 +19,21 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO, cast
 
 from harness.caveats import Caveat, caveats, judged_probes, nothing_answered, planned_probes
-from harness.model.results import Engine, Severity
+from harness.headercheck import HEADER_BLIND, NOT_CHECKED, HeaderFinding, assess
+from harness.model.results import (
+    Engine,
+    Role,
+    Severity,
+    evidence_from_dict,
+    observation_from_dict,
+)
+from harness.story import OriginStory, Standing, says, standing_reason, stories
 
 FORMATS: tuple[str, ...] = ("html", "json", "junit", "sarif", "md")
 """Every report format, in the order they are written."""
@@ -55,6 +63,8 @@ ENGINE_ORDER: tuple[str, ...] = tuple(e.value for e in Engine)
 ENGINE_LABELS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
 
 DEFAULT_POLICY = "default"
+
+WILDCARD_RULE = "wildcard-with-credentials"
 
 # C0 controls (but tab, LF, CR), DEL and C1 controls: invisible or terminal-active,
 # and some are illegal in XML 1.0. Target data is shown with them made visible.
@@ -531,95 +541,68 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s"
 
 
+def origin_stories(report: Mapping[str, Any]) -> dict[tuple[str, str], OriginStory]:
+    """Every (target, origin)'s story (:func:`harness.story.stories`) from the report dict.
+
+    The same function, over the same probes and evidence, that judged the run: the
+    findings, this comparison and the HTML matrix therefore tell one story. A probe or
+    exchange record too malformed to read back is left out.
+    """
+    observations = []
+    for p in report.get("probes") or []:
+        try:
+            observations.append(observation_from_dict(p))
+        except (KeyError, ValueError, TypeError):
+            continue
+    evidence = []
+    for e in report.get("evidence") or []:
+        try:
+            evidence.append(evidence_from_dict(e))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return stories(observations, evidence)
+
+
+def vulnerability_origins(report: Mapping[str, Any]) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(target, origin) -> (rule, severity, anchor) of the worst vulnerability finding
+    naming the origin (the first such in :func:`sorted_findings` order)."""
+    out: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for i, f in enumerate(sorted_findings(report)):
+        if not is_vulnerability(f):
+            continue
+        for origin in f.get("origins") or []:
+            out.setdefault(
+                (str(f.get("target", "")), str(origin)),
+                (str(f.get("rule", "")), str(f.get("severity", "")), finding_anchor(i)),
+            )
+    return out
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """One row of "browser truth vs header inspection"."""
+    """One row of "browser truth vs header inspection": one (target, origin), or one
+    functional finding a header-only scanner cannot see."""
 
     target: str
     origin: str
     source: str
-    """``finding``, ``disagreement`` or ``header-only``."""
+    """``origin`` (an origin the scanner flags, a finding names, or the browsers read) or
+    ``finding`` (a functional finding invisible to header inspection)."""
     header_says: str
     browsers_say: str
     disagree: bool
-    assessed: bool = True
-    """False when there is no header-only conclusion to compare with."""
+    kind: str | None = None
+    """The :class:`harness.headercheck.Disagreement` kind, when they disagree."""
+    why: str = ""
+    """Why they disagree (:func:`harness.headercheck.assess`)."""
     severity: str | None = None
     rule: str | None = None
-    kind: str | None = None
     anchor: str | None = None
     """Id of the finding section this row refers to, when there is one."""
-    extra: dict[str, Any] = field(default_factory=dict)
     origins: tuple[str, ...] = ()
     """The origins of the row one by one (``origin`` joins them for display)."""
-    probes_say: str | None = None
-    """What the probes from this origin did, when ``browsers_say`` is an explanation."""
-
-
-ProbeIndex = Mapping[tuple[str, str], Sequence[Mapping[str, Any]]]
-"""Probes grouped by (target, origin); see :func:`probe_index`."""
-
-
-def probe_index(report: Mapping[str, Any]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
-    """The report's probes grouped by (target, origin), in report order."""
-    index: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for p in report.get("probes") or []:
-        index.setdefault((str(p.get("target")), str(p.get("origin"))), []).append(p)
-    return index
-
-
-def browser_outcome(
-    report: Mapping[str, Any], target: str, origin: str, index: ProbeIndex | None = None
-) -> tuple[bool, str]:
-    """What attacker-role probes from ``origin`` against ``target`` achieved, in words.
-
-    Returns (readable anywhere, description). Pass ``index`` (:func:`probe_index`)
-    when asking about many origins: scanning every probe each time is quadratic.
-    """
-    if index is not None:
-        probes = list(index.get((target, origin)) or [])
-    else:
-        probes = [
-            p
-            for p in report.get("probes") or []
-            if str(p.get("target")) == target and str(p.get("origin")) == origin
-        ]
-    if not probes:
-        return False, "not probed"
-    readable = [p for p in probes if p.get("outcome") == "readable"]
-    if readable:
-        engines = sorted({str(p.get("engine")) for p in readable}, key=_engine_key)
-        creds = sorted({str(p.get("credentials")) for p in readable})
-        return True, f"readable in {join_engines(engines)} (credentials: {', '.join(creds)})"
-    outcomes = {str(p.get("outcome")) for p in probes}
-    engines = sorted({str(p.get("engine")) for p in probes}, key=_engine_key)
-    if outcomes == {"blocked"}:
-        return False, f"blocked in every engine ({join_engines(engines)})"
-    parts = ", ".join(sorted(outcomes))
-    return False, f"never readable ({parts}) in {join_engines(engines)}"
-
-
-def _engine_key(name: str) -> tuple[int, str]:
-    return (ENGINE_ORDER.index(name) if name in ENGINE_ORDER else len(ENGINE_ORDER), name)
-
-
-def _disagreement_sides(d: Mapping[str, Any]) -> tuple[str, str]:
-    """(header side, browser side) of a disagreement, in words.
-
-    Accepts the plain ``{header_says, browsers_say}`` shape and the one
-    :class:`harness.headercheck.Disagreement` serializes to (severities, rule and an
-    explanation).
-    """
-    if "header_says" in d or "browsers_say" in d:
-        return clean(d.get("header_says")), clean(d.get("browsers_say"))
-    hs, bs = d.get("header_severity"), d.get("browser_severity")
-    header = f"vulnerable ({clean(hs)})" if hs else "nothing to report"
-    browsers = (
-        f"{clean(d.get('rule') or 'finding')} ({clean(bs)})" if bs else "no engine confirmed it"
-    )
-    if d.get("explanation"):
-        browsers += f": {clean(d.get('explanation'))}"
-    return header, browsers
+    standing: str = ""
+    """The origin's :class:`harness.story.Standing`."""
 
 
 def finding_anchor(index: int) -> str:
@@ -627,97 +610,145 @@ def finding_anchor(index: int) -> str:
     return f"finding-{index + 1}"
 
 
-def comparisons(report: Mapping[str, Any]) -> list[Comparison]:
+def _header_findings(report: Mapping[str, Any]) -> dict[tuple[str, str], HeaderFinding]:
+    out: dict[tuple[str, str], HeaderFinding] = {}
+    for h in report.get("header_only") or []:
+        try:
+            sev = Severity.parse(str(h.get("severity")))
+        except ValueError:
+            continue
+        key = (str(h.get("target", "")), str(h.get("origin", "")))
+        out[key] = HeaderFinding(key[0], key[1], sev, str(h.get("reason") or ""))
+    return out
+
+
+def comparisons(
+    report: Mapping[str, Any],
+    told: Mapping[tuple[str, str], OriginStory] | None = None,
+) -> list[Comparison]:
     """Rows comparing a header-only check with what the browsers did.
 
-    One row per finding (its ``header_check``), one per ``disagreements`` entry, and
-    one per ``header_only`` conclusion that neither already covers.
+    One row per (target, origin) that the scanner flags, a vulnerability finding names or
+    an attacker page could read, judged by :func:`harness.headercheck.assess` from the
+    origin's story -- the same function that wrote report.json's ``disagreements`` -- and
+    one per functional finding header inspection cannot see. ``told`` is
+    :func:`origin_stories` of ``report``, when the caller has it.
     """
+    told = origin_stories(report) if told is None else told
+    vulns = vulnerability_origins(report)
+    header = _header_findings(report)
+    findings = sorted_findings(report)
+    checks = {
+        (str(f.get("target", "")), str(o)): f.get("header_check")
+        for f in findings
+        if is_vulnerability(f)
+        for o in f.get("origins") or []
+    }
+    wildcard = {str(f.get("target")) for f in findings if f.get("rule") == WILDCARD_RULE}
+    keys = set(header) | set(vulns)
+    keys |= {k for k, s in told.items() if s.role is Role.ATTACKER and s.readable}
     rows: list[Comparison] = []
-    covered: set[tuple[str, str]] = set()
-    index = probe_index(report)
-    for i, f in enumerate(sorted_findings(report)):
+    for key in sorted(keys):
+        h, v, s = header.get(key), vulns.get(key), told.get(key)
+        browser = None
+        if v is not None:
+            try:
+                browser = (v[0], Severity.parse(v[1]))
+            except ValueError:
+                browser = (v[0], Severity.INFO)
+        kind, why = assess(h, browser, s, wildcard_target=key[0] in wildcard)
+        rows.append(
+            Comparison(
+                target=key[0],
+                origin=key[1],
+                source="origin",
+                header_says=_header_words(h, checks.get(key)),
+                browsers_say=says(s) if s is not None else "not probed in a browser",
+                disagree=kind is not None,
+                kind=kind,
+                why=why if kind is not None else _no_finding(s),
+                severity=v[1] if v else None,
+                rule=v[0] if v else None,
+                anchor=v[2] if v else None,
+                origins=(key[1],),
+                standing=s.standing.value if s is not None else "",
+            )
+        )
+    for i, f in enumerate(findings):
+        rule = str(f.get("rule", ""))
+        if rule not in HEADER_BLIND:
+            continue
         target = str(f.get("target", ""))
-        origins = [str(o) for o in f.get("origins") or []]
-        engines = [str(e) for e in f.get("engines") or []]
-        hc = f.get("header_check")
-        vuln = is_vulnerability(f)
-        if vuln and engines:
-            browsers = f"readable by attacker in {join_engines(engines)}"
-        else:
-            # Say what the probes behind this origin did, not the finding's title.
-            browsers = "; ".join(browser_outcome(report, target, o, index)[1] for o in origins) or (
-                "no engine let the attacker read"
-            )
-        if isinstance(hc, Mapping):
-            hc_vuln = bool(hc.get("vulnerable"))
-            hc_sev = hc.get("severity")
-            header = (f"vulnerable ({clean(hc_sev)})" if hc_vuln else "not vulnerable") + (
-                f": {clean(hc.get('reason'))}" if hc.get("reason") else ""
-            )
-            browser_vuln = vuln and bool(engines)
-            disagree = hc_vuln != browser_vuln or (
-                hc_vuln and hc_sev is not None and str(hc_sev) != str(f.get("severity"))
-            )
-        else:
-            header = "not assessed"
-            disagree = False
-        assessed = isinstance(hc, Mapping)
-        for origin in origins or [""]:
-            covered.add((target, origin))
+        origins = tuple(str(o) for o in f.get("origins") or [])
+        said = _refused(report, f)
         rows.append(
             Comparison(
                 target=target,
                 origin=", ".join(origins),
                 source="finding",
-                header_says=header,
-                browsers_say=browsers,
-                disagree=disagree,
-                assessed=assessed,
-                severity=str(f.get("severity", "")),
-                rule=str(f.get("rule", "")),
-                anchor=finding_anchor(i),
-                origins=tuple(origins),
-            )
-        )
-    for d in report.get("disagreements") or []:
-        target, origin = str(d.get("target") or ""), str(d.get("origin") or "")
-        covered.add((target, origin))
-        header_says, browsers_say = _disagreement_sides(d)
-        rows.append(
-            Comparison(
-                target=target,
-                origin=origin,
-                source="disagreement",
-                header_says=header_says,
-                browsers_say=browsers_say,
+                header_says="nothing to report",
+                browsers_say=said or "not probed in a browser",
                 disagree=True,
-                severity=clean(d.get("browser_severity")) if d.get("browser_severity") else None,
-                rule=clean(d.get("rule")) if d.get("rule") else None,
-                kind=clean(d.get("kind")),
-                origins=(origin,),
-                probes_say=browser_outcome(report, target, origin, index)[1],
-            )
-        )
-    for h in report.get("header_only") or []:
-        target, origin = str(h.get("target", "")), str(h.get("origin", ""))
-        if (target, origin) in covered:
-            continue
-        readable, said = browser_outcome(report, target, origin, index)
-        sev = h.get("severity")
-        header = (f"vulnerable ({clean(sev)})" if sev else "not vulnerable") + (
-            f": {clean(h.get('reason'))}" if h.get("reason") else ""
-        )
-        rows.append(
-            Comparison(
-                target=target,
-                origin=origin,
-                source="header-only",
-                header_says=header,
-                browsers_say=said,
-                disagree=bool(sev) != readable,
-                severity=clean(sev) if sev else None,
-                origins=(origin,),
+                kind="header-miss",
+                why=clean(NOT_CHECKED[rule]),
+                severity=str(f.get("severity", "")),
+                rule=rule,
+                anchor=finding_anchor(i),
+                origins=origins,
+                standing=Standing.LEGITIMATE.value,
             )
         )
     return rows
+
+
+def _refused(report: Mapping[str, Any], f: Mapping[str, Any]) -> str:
+    """What the browsers did with a functional finding's own probes, each case once:
+    ``blocked in Chromium for preflight-json: <the engine's reason>``."""
+    ids = {str(p) for p in f.get("probes") or []}
+    cases: dict[tuple[str, str, str], list[str]] = {}
+    for p in report.get("probes") or []:
+        if str(p.get("id")) not in ids or p.get("outcome") == "readable":
+            continue
+        key = (str(p.get("outcome")), str(p.get("shape")), clean(p.get("block_reason") or ""))
+        engine = engine_label(p.get("engine"))
+        if engine not in cases.setdefault(key, []):
+            cases[key].append(engine)
+    parts = [
+        f"{outcome} in {join_engines(engines)} for {shape}" + (f": {reason}" if reason else "")
+        for (outcome, shape, reason), engines in sorted(cases.items())
+    ]
+    return "; ".join(parts)
+
+
+def _no_finding(told: OriginStory | None) -> str:
+    """For an agreeing row: why a read the browsers made is no finding, if it is none."""
+    if told is None or not told.readable or told.standing is Standing.FINDING:
+        return ""
+    why = standing_reason(told.standing)
+    return f"not a finding: {why}" if why else ""
+
+
+def _header_words(h: HeaderFinding | None, check: Any) -> str:
+    if h is not None:
+        return (
+            f"vulnerable ({h.severity.value}): {h.reason}"
+            if h.reason
+            else (f"vulnerable ({h.severity.value})")
+        )
+    if isinstance(check, Mapping) and check.get("reason") and not check.get("vulnerable"):
+        return f"nothing to report: {clean(check.get('reason'))}"
+    return "nothing to report"
+
+
+def declared_policy(report: Mapping[str, Any], target: str) -> str | None:
+    """The CORS policy the user declared for ``target``, to stand beside the measured one.
+
+    Read from ``report["declared_policies"]`` (target -> text). Nothing writes that
+    section yet: this is where a declared policy (e.g. from a corsproof config file)
+    enters the report, and report.html already shows it next to what was measured.
+    """
+    declared = report.get("declared_policies")
+    if not isinstance(declared, Mapping):
+        return None
+    text = declared.get(target)
+    return str(text) if text else None

@@ -6,7 +6,7 @@ text and configuration snippets for the common CORS stacks, so a report can say
 how to fix what it found without the reader leaving the page.
 
 This module is pure data plus two small helpers; it imports only the standard
-library and :mod:`harness.models`.
+library and :mod:`harness.model.results`.
 """
 
 from __future__ import annotations

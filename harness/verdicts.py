@@ -24,9 +24,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from harness import exploit
+from harness import exploit, story
 from harness.headercheck import (
     ACAC,
     ACAO,
@@ -54,11 +53,10 @@ from harness.model.results import (
     Role,
     Severity,
 )
-from harness.rules import MAX_AGE_CAPS, RULES, rule_for_class
+from harness.rules import MAX_AGE_CAPS, RULES
+from harness.story import EvidenceIndex
 
-ANY_ORIGIN = "any-origin-read"
 LOCALHOST = "localhost-trusted"
-HTTP_ORIGIN = "http-origin-trusted"
 
 SAFE_METHODS = SAFELISTED_METHODS
 """Methods that never need listing in Access-Control-Allow-Methods (CORS-safelisted)."""
@@ -115,24 +113,15 @@ class _Context:
         self.ev_by_target: dict[str, list[Evidence]] = defaultdict(list)
         for e in self.evidence:
             self.ev_by_target[e.target].append(e)
-        self.by_join: dict[JoinKey, Evidence] = {}
-        self.by_key: dict[str, Evidence] = {}
-        self.by_origin: dict[tuple[str, str], Evidence] = {}
-        for e in self.evidence:
-            self.by_join.setdefault(_join_key(e), e)
-            self.by_key.setdefault(e.key, e)
-            if e.actual is not None:
-                self.by_origin.setdefault((e.target, e.origin), e)
+        self.index = EvidenceIndex(self.evidence)
+        self.by_key = self.index.by_key
+        self.by_id = {o.id: o for o in self.observations}
+        self.stories = story.stories(self.observations, self.index)
 
     def evidence_for(self, o: Observation) -> Evidence | None:
         """This probe's own exchanges, else the evidence for the same request, else any
         for the same target and origin."""
-        if o.evidence is not None and o.evidence in self.by_key:
-            return self.by_key[o.evidence]
-        exact = self.by_join.get(_join_key(o))
-        if exact is not None:
-            return exact
-        return self.by_origin.get((o.target, o.origin))
+        return self.index.evidence_for(o)
 
 
 def judge(
@@ -178,37 +167,25 @@ class _Read:
     """The reading origin is on the target's own site."""
 
 
-def _allow_origin(ev: Evidence) -> str | None:
-    exchange = ev.actual if ev.actual is not None else ev.preflight
-    if exchange is None:
-        return None
-    return strict_allow_origin(exchange)
-
-
 def _attacker_findings(
     ctx: _Context, target: str, t_obs: Sequence[Observation], env: str
 ) -> list[Finding]:
-    https_target = urlsplit(target).scheme == "https"
+    """One finding per rule the target's counted reads belong to (:mod:`harness.story`)."""
     groups: dict[str, list[_Read]] = {}
-    for o in t_obs:
-        ev = ctx.evidence_for(o)
-        level = exploit.read_level(o, public=ev is not None and _allow_origin(ev) == "*")
-        if level is None:
+    folded: dict[str, set[str]] = {}
+    for (t, _), told in ctx.stories.items():
+        if t != target:
             continue
-        rule = rule_for_class(o.origin_class)
-        if rule == HTTP_ORIGIN and not https_target:
-            continue  # an http origin reading an http target is no downgrade
-        groups.setdefault(rule, []).append(
-            _Read(o, level, ev, exploit.is_same_site(o.origin, target))
-        )
-    if ANY_ORIGIN in groups:
-        # A reflecting server would otherwise yield one finding per class, all
-        # saying the same thing; fold them into the one that explains it.
-        folded = sorted(r for r in groups if r != ANY_ORIGIN)
-        reads = [read for rule in sorted(groups) for read in groups[rule]]
-        return [_attacker_finding(ANY_ORIGIN, target, reads, t_obs, env, folded)]
+        for c in told.counted:
+            o = ctx.by_id[c.probe]
+            read = _Read(o, c.level, ctx.evidence_for(o), exploit.is_same_site(o.origin, target))
+            groups.setdefault(c.rule, []).append(read)
+            if c.class_rule != c.rule:
+                # A reflecting server would otherwise yield one finding per class, all
+                # saying the same thing; they are folded into the one that explains it.
+                folded.setdefault(c.rule, set()).add(c.class_rule)
     return [
-        _attacker_finding(rule, target, reads, t_obs, env, [])
+        _attacker_finding(rule, target, reads, t_obs, env, sorted(folded.get(rule, ())))
         for rule, reads in sorted(groups.items())
     ]
 
@@ -259,7 +236,8 @@ def _attacker_detail(
     folded: Sequence[str],
     dev: bool,
 ) -> str:
-    """Short labelled lines: who read, what each engine and profile let through, who can exploit."""
+    """Short labelled lines (one per line): who read, what each engine and profile let
+    through, who can exploit."""
     lines = [
         "Origins that could read: "
         + ", ".join(
@@ -319,7 +297,7 @@ def _attacker_detail(
         lines.append("Folded in (same root cause): " + ", ".join(folded) + ".")
     if dev and any(r.obs.origin_class == "localhost" for r in reads):
         lines.append("env=dev: localhost access is expected in development.")
-    return " ".join(lines)
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- legitimate origin

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,49 @@ def only_classes(*keep: str) -> list[str]:
         if name not in keep_all:
             args += ["--disable-class", name]
     return args
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+@dataclass
+class Artifacts:
+    """Files a test keeps only when it fails (screenshots): listed in the failure output."""
+
+    directory: Path
+    paths: list[Path] = field(default_factory=list)
+
+    def path(self, name: str) -> Path:
+        """Where to write artifact ``name``; it is reported if the test fails."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        p = self.directory / name
+        self.paths.append(p)
+        return p
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach a failed test's artifacts to its report (and copy them to $CORSPROOF_ARTIFACTS)."""
+    outcome = yield
+    rep = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{rep.when}", rep)
+    found: Artifacts | None = getattr(item, "_artifacts", None)
+    if rep.failed and found is not None and found.paths:
+        kept = [p for p in found.paths if p.exists()]
+        where = os.environ.get("CORSPROOF_ARTIFACTS")
+        if where:
+            dest = Path(where) / item.name
+            dest.mkdir(parents=True, exist_ok=True)
+            kept += [Path(shutil.copy2(p, dest / p.name)) for p in list(kept)]
+        rep.sections.append(("artifacts", "\n".join(str(p) for p in kept)))
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Artifacts]:
+    """Screenshots and such, kept (and listed in the output) only when the test fails."""
+    found = Artifacts(tmp_path / "artifacts")
+    request.node._artifacts = found
+    yield found
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.passed:
+        shutil.rmtree(found.directory, ignore_errors=True)

@@ -523,3 +523,104 @@ def hostile(*, partial: bool = True) -> dict[str, Any]:
         ]
     }
     return report
+
+
+def big_report(n_targets: int = 20, n_origins: int = 125) -> dict[str, Any]:
+    """A synthetic run of n_targets x n_origins x 2 engines x 2 credentials x 2 shapes probes.
+
+    Every 6th origin is readable by the attacker (3,280 attacker reads, more than the
+    log cap), every 9th not producible in Firefox; one finding per target cites 20
+    exchange records.
+    """
+    probes: list[dict[str, Any]] = []
+    evidence: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    for t in range(n_targets):
+        target = f"https://api.big.test/t{t}/private"
+        keys: list[str] = []
+        ids: list[str] = []
+        for o in range(n_origins):
+            origin = APP if o == 0 else f"https://o{o}.attacker{t}.test"
+            role = "legitimate" if o == 0 else "attacker"
+            for engine in ("chromium", "firefox"):
+                for creds in ("omit", "include"):
+                    for shape in ("simple-get", "preflight-json"):
+                        if o == 0 or o % 6 == 0:
+                            outcome = "readable"
+                        elif o % 9 == 0 and engine == "firefox":
+                            outcome = "not-producible"
+                        else:
+                            outcome = "blocked"
+                        pid = f"p-{t}-{o}-{engine}-{creds}-{shape}"
+                        probes.append(
+                            {
+                                "id": pid,
+                                "engine": engine,
+                                "cookie_policy": "default",
+                                "target": target,
+                                "origin": origin,
+                                "origin_class": "legitimate" if o == 0 else f"class{o % 7}",
+                                "role": role,
+                                "via": "page",
+                                "page_origin": origin,
+                                "shape": shape,
+                                "method": "GET" if shape == "simple-get" else "POST",
+                                "api": "fetch",
+                                "credentials": creds,
+                                "outcome": outcome,
+                                "status": 200 if outcome == "readable" else None,
+                                "readable": outcome == "readable",
+                                "cookie_sent": creds == "include",
+                                "block_reason": "MissingAllowOriginHeader; no ACAO"
+                                if outcome == "blocked"
+                                else None,
+                                "error": None,
+                            }
+                        )
+                        if role == "attacker" and outcome == "readable":
+                            ids.append(pid)
+            if role == "attacker" and o % 6 == 0:
+                key = f"{target} | {origin} | simple-get | include"
+                keys.append(key)
+                evidence.append(
+                    {
+                        "key": key,
+                        "target": target,
+                        "origin": origin,
+                        "shape": "simple-get",
+                        "credentials": "include",
+                        "preflight": None,
+                        "actual": {
+                            "method": "GET",
+                            "url": target,
+                            "request_headers": [["Origin", origin]],
+                            "status": 200,
+                            "response_headers": [["access-control-allow-origin", origin]],
+                            "error": None,
+                        },
+                    }
+                )
+        findings.append(
+            {
+                "rule": "any-origin-read",
+                "severity": "critical",
+                "title": "Any origin can read responses",
+                "category": "vulnerability",
+                "target": target,
+                "origins": sorted({p["origin"] for p in probes if p["id"] in set(ids)}),
+                "engines": ["chromium", "firefox"],
+                "cookie_policies": ["default"],
+                "probes": ids,
+                "evidence": keys,
+            }
+        )
+    return {
+        "schema_version": 1,
+        "tool": "corsproof",
+        "run_id": "big",
+        "targets": sorted({p["target"] for p in probes}),
+        "browsers": [{"engine": "chromium"}, {"engine": "firefox"}],
+        "findings": findings,
+        "probes": probes,
+        "evidence": evidence,
+    }

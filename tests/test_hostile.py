@@ -143,12 +143,13 @@ def assert_finished(run: Run) -> None:
 
 
 def assert_html_clean(run: Run) -> None:
-    """Nothing the target sent appears unescaped in report.html."""
-    html = (run.run_dir / "report.html").read_text("utf-8")
-    for marker in UNESCAPED_MARKERS:
-        assert marker not in html, f"unescaped target text in report.html: {marker!r}"
-    for payload in PAYLOADS:
-        assert payload not in html
+    """Nothing the target sent appears unescaped in report.html or probes.html."""
+    for name in ("report.html", "probes.html"):
+        html = (run.run_dir / name).read_text("utf-8")
+        for marker in UNESCAPED_MARKERS:
+            assert marker not in html, f"unescaped target text in {name}: {marker!r}"
+        for payload in PAYLOADS:
+            assert payload not in html
 
 
 def assert_blocked_with_reason(probes: list[dict[str, Any]]) -> None:
@@ -493,14 +494,16 @@ def test_report_html_runs_no_script_in_a_browser(big_run: Run) -> None:
             page.on("dialog", on_dialog)
             page.on("console", lambda m: events.append(f"console {m.type}: {m.text}"))
             page.on("pageerror", lambda e: events.append(f"pageerror: {e}"))
-            page.goto((big_run.run_dir / "report.html").as_uri(), wait_until="load")
-            page.wait_for_timeout(300)
-            pwned = page.evaluate("() => typeof window.__pwned")
-            csp = page.locator('meta[http-equiv="Content-Security-Policy"]').count()
+            pwned, csp = [], []
+            for name in ("report.html", "probes.html"):
+                page.goto((big_run.run_dir / name).as_uri(), wait_until="load")
+                page.wait_for_timeout(300)
+                pwned.append(page.evaluate("() => typeof window.__pwned"))
+                csp.append(page.locator('meta[http-equiv="Content-Security-Policy"]').count())
         finally:
             browser.close()
-    assert pwned == "undefined"
-    assert csp == 1
+    assert pwned == ["undefined", "undefined"]
+    assert csp == [1, 1]
     # A CSP violation report in the console would mean a script tried to run.
     assert not [e for e in events if not e.startswith("console") or "pwned" in e], events
     assert not [e for e in events if "Content Security Policy" in e], events

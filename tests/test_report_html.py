@@ -10,7 +10,18 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from conftest_report import APP, ATTR, CDATA, EVIL, ME, XSS, clean_run, hostile, realistic
+from conftest_report import (
+    ATTR,
+    CDATA,
+    EVIL,
+    ME,
+    PUBLIC,
+    XSS,
+    big_report,
+    clean_run,
+    hostile,
+    realistic,
+)
 
 from harness import report_html
 from harness.report_html import CSP, curl_actual, curl_preflight
@@ -60,15 +71,23 @@ def parse(page: str) -> Tags:
     return p
 
 
-@pytest.fixture(params=["realistic", "partial", "hostile", "clean"])
+@pytest.fixture(
+    params=[
+        (name, page)
+        for name in ("realistic", "partial", "hostile", "clean")
+        for page in ("report", "probes")
+    ],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def any_page(request: pytest.FixtureRequest) -> str:
+    name, page = request.param
     build = {
         "realistic": realistic,
         "partial": lambda: realistic(partial=True, errors=True),
         "hostile": hostile,
         "clean": clean_run,
-    }[request.param]
-    return render(build())
+    }[name]
+    return render(build()) if page == "report" else report_html.render_probes(build())
 
 
 def test_csp_meta_is_first_in_head(any_page: str) -> None:
@@ -108,8 +127,10 @@ def test_no_script_no_external_loads_no_handlers(any_page: str) -> None:
             assert not name.startswith("on"), (tag, name)
             assert name not in ("src", "srcset", "action", "formaction", "background")
             if name == "href":
-                # Only the page's own finding anchors are links.
-                assert value is not None and re.fullmatch(r"#finding-\d+", value), value
+                # Only the page's own anchors and its sibling page are links.
+                assert value is not None and re.fullmatch(
+                    r"#(?:finding|fix)-\d+|probes\.html|report\.html", value
+                ), value
         if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "refresh":
             pytest.fail("meta refresh")
     assert not re.search(
@@ -141,14 +162,16 @@ def test_first_screen_of_realistic_report() -> None:
     ):
         assert key in tags.ids, key
     assert "partial-banner" not in tags.ids
-    # Summary comes before everything else.
+    # Summary comes before everything else, then the findings, then what backs them.
     assert (
         page.index('id="verdict"')
+        < page.index('id="targets-overview"')
+        < page.index('id="finding-1"')
         < page.index('id="comparison"')
         < page.index('id="matrix-1"')
-        < page.index('id="finding-1"')
         < page.index('id="probe-log"')
     )
+    assert '<a href="probes.html">' in page
     assert "Exploitable: attacker origins can read the victim&#39;s data in Chromium" in page
     # Firefox is exploitable too (permissive profile lists default as well in this finding).
     exposure = page[
@@ -214,11 +237,13 @@ def test_comparison_table_shows_disagreements() -> None:
     page = render(realistic())
     table = page[page.index('id="comparison-table"') :]
     table = table[: table.index("</table>")]
-    assert "critical: * with credentials" in table
-    assert "blocked in every engine" in table
+    assert "vulnerable (critical): ACAO * + ACAC" in table
+    assert 'data-kind="header-false-positive"' in table
     assert 'data-disagree="true"' in table
     # The header-only "null" conclusion is compared with what the probes did.
     assert "ACAO: null accepted" in table
+    assert "every engine blocked the read (the browser said: ACAO missing)" in table
+    # The reflected origin: both call it a vulnerability, linked to its finding.
     assert '<a href="#finding-1">' in table
 
 
@@ -233,12 +258,14 @@ def test_evidence_curl_reproductions_round_trip() -> None:
     assert not any(h.lower().startswith("host:") for h in pre)
     actual = shlex.split(curls[1])
     assert actual[:3] == ["curl", "-i", ME]
-    assert "Cookie: session=[REDACTED]" in actual
-    assert "Authorization: Bearer [REDACTED]" in actual
+    # Redacted secrets become placeholders; corsproof's own marker never shows.
+    assert "Cookie: session=<value of cookie session>" in actual
+    assert "Authorization: <value of Authorization>" in actual
+    assert "[REDACTED]" not in " ".join(curls)
 
 
 def test_generated_attacker_pages_shown_as_text() -> None:
-    page = render(realistic())
+    page = report_html.render_probes(realistic())
     assert "&lt;script&gt;fetch(" in page
     assert "orphan-page" in page and "attacker-pages" in page
     assert "&lt;body onload=" in page
@@ -274,6 +301,10 @@ def test_hostile_payloads_are_escaped() -> None:
             "data-role",
             "data-outcome",
             "data-attacker-read",
+            "data-category",
+            "data-standing",
+            "data-readers",
+            "data-in-findings",
             "title",
             "data-target",
             "data-rule",
@@ -341,116 +372,16 @@ def test_render_tolerates_a_minimal_dict() -> None:
     assert EVIL not in page
 
 
-def _big_report(n_targets: int = 20, n_origins: int = 125) -> dict[str, Any]:
-    """A synthetic run of n_targets x n_origins x 2 engines x 2 credentials x 2 shapes probes.
-
-    Every 6th origin is readable by the attacker (3,280 attacker reads, more than the
-    log cap), every 9th not producible in Firefox; one finding per target cites 20
-    exchange records.
-    """
-    probes: list[dict[str, Any]] = []
-    evidence: list[dict[str, Any]] = []
-    findings: list[dict[str, Any]] = []
-    for t in range(n_targets):
-        target = f"https://api.big.test/t{t}/private"
-        keys: list[str] = []
-        ids: list[str] = []
-        for o in range(n_origins):
-            origin = APP if o == 0 else f"https://o{o}.attacker{t}.test"
-            role = "legitimate" if o == 0 else "attacker"
-            for engine in ("chromium", "firefox"):
-                for creds in ("omit", "include"):
-                    for shape in ("simple-get", "preflight-json"):
-                        if o == 0 or o % 6 == 0:
-                            outcome = "readable"
-                        elif o % 9 == 0 and engine == "firefox":
-                            outcome = "not-producible"
-                        else:
-                            outcome = "blocked"
-                        pid = f"p-{t}-{o}-{engine}-{creds}-{shape}"
-                        probes.append(
-                            {
-                                "id": pid,
-                                "engine": engine,
-                                "cookie_policy": "default",
-                                "target": target,
-                                "origin": origin,
-                                "origin_class": "legitimate" if o == 0 else f"class{o % 7}",
-                                "role": role,
-                                "via": "page",
-                                "page_origin": origin,
-                                "shape": shape,
-                                "method": "GET" if shape == "simple-get" else "POST",
-                                "api": "fetch",
-                                "credentials": creds,
-                                "outcome": outcome,
-                                "status": 200 if outcome == "readable" else None,
-                                "readable": outcome == "readable",
-                                "cookie_sent": creds == "include",
-                                "block_reason": "MissingAllowOriginHeader; no ACAO"
-                                if outcome == "blocked"
-                                else None,
-                                "error": None,
-                            }
-                        )
-                        if role == "attacker" and outcome == "readable":
-                            ids.append(pid)
-            if role == "attacker" and o % 6 == 0:
-                key = f"{target} | {origin} | simple-get | include"
-                keys.append(key)
-                evidence.append(
-                    {
-                        "key": key,
-                        "target": target,
-                        "origin": origin,
-                        "shape": "simple-get",
-                        "credentials": "include",
-                        "preflight": None,
-                        "actual": {
-                            "method": "GET",
-                            "url": target,
-                            "request_headers": [["Origin", origin]],
-                            "status": 200,
-                            "response_headers": [["access-control-allow-origin", origin]],
-                            "error": None,
-                        },
-                    }
-                )
-        findings.append(
-            {
-                "rule": "any-origin-read",
-                "severity": "critical",
-                "title": "Any origin can read responses",
-                "category": "vulnerability",
-                "target": target,
-                "origins": sorted({p["origin"] for p in probes if p["id"] in set(ids)}),
-                "engines": ["chromium", "firefox"],
-                "cookie_policies": ["default"],
-                "probes": ids,
-                "evidence": keys,
-            }
-        )
-    return {
-        "schema_version": 1,
-        "tool": "corsproof",
-        "run_id": "big",
-        "targets": sorted({p["target"] for p in probes}),
-        "browsers": [{"engine": "chromium"}, {"engine": "firefox"}],
-        "findings": findings,
-        "probes": probes,
-        "evidence": evidence,
-    }
-
-
 def test_large_report_is_capped_and_says_what_was_left_out() -> None:
-    report = _big_report()
+    report = big_report()
     total = len(report["probes"])
     assert total == 20_000
     page = render(report)
     assert len(page.encode("utf-8")) < 3_000_000, len(page)
-    log = page[page.index('id="probe-log"') :]
-    log = log[: log.index("</details>")]
-    rows = log.count("<tr><td>")
+    probes = report_html.render_probes(report)
+    assert len(probes.encode("utf-8")) < 3_000_000, len(probes)
+    log = probes
+    rows = log.count('<tr><td class="id mono">')
     assert rows == report_html.MAX_LOG_PROBES
     # 3,300 attacker reads + 1 legit... every notable probe is counted, the rest named.
     assert f"{total - rows:,} more probes are in report.json" in log
@@ -471,9 +402,7 @@ def test_large_report_is_capped_and_says_what_was_left_out() -> None:
 
 def test_small_report_logs_every_notable_probe_uncapped() -> None:
     report = realistic()
-    page = render(report)
-    log = page[page.index('id="probe-log"') :]
-    log = log[: log.index("</details>")]
+    log = report_html.render_probes(report)
     assert "capped at" not in log
     for p in report["probes"]:
         notable = (
@@ -482,4 +411,69 @@ def test_small_report_logs_every_notable_probe_uncapped() -> None:
             or p["outcome"] in ("error", "not-producible")
         )
         if notable:
-            assert f"<tr><td>{p['id']}</td>" in log, p["id"]
+            assert f'<tr><td class="id mono">{p["id"]}</td>' in log, p["id"]
+
+
+def test_each_target_says_the_policy_it_really_implements_and_the_declared_one() -> None:
+    report = realistic()
+    report["declared_policies"] = {ME: "only https://app.example.test, with credentials"}
+    page = render(report)
+    row = page[page.index(f'<tr data-target="{ME}"') :]
+    row = row[: row.index("</tr>")]
+    # Only the reflected origin read (a class outside the catalogue, named as given),
+    # and only Chromium's default profile sent the cookie with it.
+    said = "trusts the arbitrary origins; the victim&#39;s cookie travels cross-site in Chromium"
+    assert said in row
+    assert "Declared: only https://app.example.test, with credentials" in row
+    assert 'data-readers="1" data-in-findings="1"' in page
+    public = page[page.index(f'<tr data-target="{PUBLIC}"') :]
+    assert "answers every origin &#39;*&#39; without credentials" in public[: public.index("</tr>")]
+
+
+def test_finding_detail_is_a_definition_list_with_the_engines_own_words() -> None:
+    report = realistic()
+    f = next(f for f in report["findings"] if f["rule"] == "reflected-origin-credentials")
+    f["detail"] = (
+        "Origins that could read: https://evil.example (arbitrary).\n"
+        "In a default browser: chromium: read the victim's data with the cookie.\n"
+        "Exploitable in a default browser: from any website in chromium."
+    )
+    # A second probe Firefox refused for the same reason (an XHR twin of p027).
+    refused = next(p for p in report["probes"] if p["id"] == "p027")
+    report["probes"].append({**refused, "id": "p027x", "api": "xhr"})
+    page = render(report)
+    art = page[page.index('id="finding-1"') :]
+    art = art[: art.index("</article>")]
+    pairs = re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", art)
+    assert (
+        "In a default browser",
+        "chromium: read the victim&#39;s data with the cookie.",
+    ) in pairs
+    assert ("Exploitable in a default browser", "from any website in chromium.") in pairs
+    assert "Origins that could read" not in art  # the Origins line already lists them
+    # Firefox refused the credentialed read: its own reason, once, with how often.
+    assert "<b>Firefox</b> (2 probes): <code>cookie not sent: 401 without ACAO</code>" in art
+
+
+def test_repeated_story_cells_are_collapsed_into_one_row_per_story() -> None:
+    report = big_report(2, 60)
+    page = render(report)
+    table = page[page.index('id="comparison-table"') :]
+    table = table[: table.index("</section>")]  # the disagreements and the folded agreements
+    # 9 attacker origins per target read the same way: one row lists them, the browser
+    # side is said once.
+    assert table.count("read only an anonymous answer (HTTP 200) in Chromium and Firefox") == 0
+    for target in report["targets"]:
+        body = table[table.index(f'<tbody data-target="{target}"') :]
+        body = body[: body.index("</tbody>")]
+        rows = re.findall(r"<tr class=\"(?:agree|disagree)\".*?</tr>", body, re.S)
+        said = [re.findall(r"<td>([^<]*)</td>", r)[1] for r in rows]
+        assert len(said) == len(set(said)), said
+
+
+def test_main_report_links_the_probe_log_instead_of_holding_it() -> None:
+    report = big_report()
+    page = render(report)
+    assert '<a href="probes.html">probes.html</a>' in page
+    assert "probe-log-note" not in page and 'class="id mono"' not in page
+    assert report_html.extra_files(report).keys() == {"probes.html"}

@@ -31,7 +31,7 @@ def test_realistic_summary() -> None:
     assert "| Chromium | \u274c **yes** (critical) |" in text
     assert "### Findings" in text
     assert "### Browser truth vs header inspection" in text
-    assert "critical: \\* with credentials" in text
+    assert "vulnerable (critical): ACAO \\* + ACAC" in text
     assert "finding(s); a page" in text  # no needless escapes in prose
     assert "PARTIAL" not in text
 

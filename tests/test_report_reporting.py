@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
-from conftest_report import EVIL, ME, clean_run, realistic
+from conftest_report import EVIL, ME, PUBLIC, clean_run, realistic
 
 from harness import report_json, reporting
 from harness.reporting import (
@@ -34,8 +34,11 @@ def test_write_reports_writes_every_format(tmp_path: Path) -> None:
     out = tmp_path / "out" / "nested"
     paths = write_reports(realistic(), out, FORMATS, fail_on="low")
     assert [p.name for p in paths] == [FILENAMES[f] for f in FORMATS]
-    # Beside the reports, only the placeholders report.sarif points at.
-    assert sorted(p.name for p in out.iterdir()) == sorted([*FILENAMES.values(), ".corsproof"])
+    # Beside the reports, only the probe log report.html links to and the placeholders
+    # report.sarif points at.
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*FILENAMES.values(), "probes.html", ".corsproof"]
+    )
     placeholders = sorted(str(p.relative_to(out)) for p in (out / ".corsproof").rglob("*.cors"))
     assert placeholders == [
         ".corsproof/api.example.test/v1/me.cors",
@@ -99,58 +102,63 @@ def test_hygiene_findings_do_not_make_it_exploitable() -> None:
     assert "hygiene" in verdict(report).detail
 
 
-def test_comparisons_cover_findings_disagreements_and_header_only() -> None:
+def test_comparisons_are_one_row_per_origin_from_its_story() -> None:
     rows = reporting.comparisons(realistic())
-    sources = [r.source for r in rows]
-    assert sources.count("finding") == 3
-    assert sources.count("disagreement") == 1
-    header_only = [r for r in rows if r.source == "header-only"]
-    # The PUBLIC/EVIL header-only row is covered by the finding and the disagreement.
-    assert [(r.target, r.origin) for r in header_only] == [(ME, "null")]
-    assert header_only[0].disagree and "blocked in every engine" in header_only[0].browsers_say
-    wildcard = next(r for r in rows if r.rule == "wildcard-credentials")
-    assert wildcard.disagree  # header says critical, no engine let the attacker read
-    reflected = next(r for r in rows if r.rule == "reflected-origin-credentials")
-    assert not reflected.disagree
-    assert EVIL in reflected.origin
+    by = {(r.target, r.origin): r for r in rows}
+    # The reflected origin read the victim's data: a finding, linked.
+    reflected = by[(ME, EVIL)]
+    assert reflected.standing == "finding" and reflected.anchor == "finding-1"
+    assert "read the victim's data with the session cookie in Chromium" in reflected.browsers_say
+    # The header-only "null" conclusion against what the browsers did with null.
+    null = by[(ME, "null")]
+    assert null.kind == "header-false-positive" and null.standing == "not-read"
+    assert null.browsers_say == "blocked in Chromium and Firefox"
+    assert "(the browser said: ACAO missing)" in null.why
+    # A public answer the browsers read: the scanner's critical is a false positive,
+    # and the row says the read is no finding, and why.
+    public = by[(PUBLIC, EVIL)]
+    assert public.kind == "header-false-positive" and public.standing == "public"
+    assert public.browsers_say == "read only the public answer in Chromium and Firefox"
+    assert "it is no vulnerability: the server declared the answer public" in public.why
+    assert len(rows) == 3
 
 
-def test_duration_and_time_parsing() -> None:
-    assert reporting.duration_seconds(realistic()) == pytest.approx(205.5)
-    assert reporting.duration_seconds(realistic(partial=True)) is None
-    assert reporting.format_duration(None) == "\u2014"
-    assert reporting.format_duration(4.25) == "4.2s"
-    assert reporting.format_duration(3725) == "1h 02m 05s"
-    assert reporting.parse_time("garbage") is None
-
-
-def test_disagreements_in_headercheck_shape() -> None:
+def test_disagreements_in_report_json_are_not_what_the_html_compares() -> None:
+    """The comparison is derived from the probes, not from a stored list that could differ."""
     report = realistic()
     report["disagreements"] = [
+        {"kind": "header-false-positive", "target": ME, "origin": EVIL, "explanation": "stale"}
+    ]
+    rows = reporting.comparisons(report)
+    assert not [r for r in rows if "stale" in r.why]
+
+
+def test_header_blind_findings_are_header_misses() -> None:
+    report = realistic()
+    blocked = dict(
+        next(p for p in report["probes"] if p["role"] == "legitimate"),
+        id="legit-blocked",
+        shape="preflight-json",
+        outcome="blocked",
+        readable=False,
+        block_reason="PreflightMissingAllowOriginHeader; preflight: no ACAO",
+    )
+    report["probes"].append(blocked)
+    report["findings"].append(
         {
-            "kind": "header-false-positive",
-            "target": ME,
-            "origin": "null",
-            "rule": None,
-            "browser_severity": None,
-            "header_severity": "high",
-            "explanation": "every engine blocked the read",
-        },
-        {
-            "kind": "header-miss",
-            "target": ME,
-            "origin": None,
             "rule": "legit-origin-blocked",
-            "browser_severity": "medium",
-            "header_severity": None,
-            "explanation": "the preflight fails",
-        },
-    ]
-    rows = [r for r in reporting.comparisons(report) if r.source == "disagreement"]
-    assert [(r.header_says, r.browsers_say) for r in rows] == [
-        ("vulnerable (high)", "no engine confirmed it: every engine blocked the read"),
-        ("nothing to report", "legit-origin-blocked (medium): the preflight fails"),
-    ]
-    assert rows[1].origin == ""
-    # The header-only "null" row is now covered by the disagreement.
-    assert not [r for r in reporting.comparisons(report) if r.source == "header-only"]
+            "severity": "medium",
+            "category": "functional",
+            "target": ME,
+            "origins": ["https://app.example.test"],
+            "title": "blocked",
+            "probes": ["legit-blocked"],
+        }
+    )
+    (row,) = [r for r in reporting.comparisons(report) if r.source == "finding"]
+    assert row.kind == "header-miss" and row.disagree and row.standing == "legitimate"
+    # What the finding's own probes did, not the origin's best read.
+    assert row.browsers_say == (
+        "blocked in Chromium for preflight-json: PreflightMissingAllowOriginHeader; "
+        "preflight: no ACAO"
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.headercheck import disagreements, header_scan
 from harness.model.results import (
     CookiePolicy,
     Credentials,
@@ -30,6 +31,7 @@ from harness.model.results import (
     Via,
 )
 from harness.run.witness import with_victim_data
+from harness.story import Standing, policy_line, says, stories
 from harness.verdicts import judge
 
 TARGET = "https://api.example.com/me"
@@ -734,3 +736,81 @@ def test_judge_never_raises_and_is_order_independent(
     for f in first:
         assert f.probes == tuple(sorted(f.probes))
         assert f.header_check is not None
+
+
+# --------------------------------------------------------------------------- one story
+
+
+def _on_http(
+    obs: list[Observation], evs: list[Evidence]
+) -> tuple[list[Observation], list[Evidence]]:
+    http = "http://api.example.com/me"
+    return [replace(o, target=http) for o in obs], [replace(e, target=http) for e in evs]
+
+
+def test_reflecting_http_target_folds_its_http_origin_into_any_origin_read() -> None:
+    """A server that trusts every origin trusts its http one too: one finding names all."""
+    obs, evs = _on_http(*run(Server(allow=reflect), attackers=CROSS_SITE))
+    readers = {o.origin for o in obs if o.role is Role.ATTACKER and o.readable}
+    assert "http://app.example.com" in readers
+    f = only(judge(obs, evs), "any-origin-read")
+    assert set(f.origins) == readers
+    assert "http-origin-trusted" in f.detail  # folded in, said so
+    told = stories(obs, evs)
+    assert told[(f.target, "http://app.example.com")].standing is Standing.FINDING
+
+
+def test_http_origin_alone_on_http_target_reads_without_a_finding_and_says_why() -> None:
+    obs, evs = _on_http(*run(_trusting("scheme-downgrade")))
+    assert judge(obs, evs) == []
+    key = ("http://api.example.com/me", "http://app.example.com")
+    told = stories(obs, evs)[key]
+    assert told.readable and told.standing is Standing.HTTP_TARGET
+    # The comparison with a header-only scanner states the read and why it is none.
+    scan = header_scan(evs, legit_origins=[LEGIT])
+    (d,) = [
+        d for d in disagreements([], scan, observations=obs, evidence=evs) if d.origin == key[1]
+    ]
+    assert d.kind == "header-false-positive"
+    assert d.explanation.startswith("browsers could read it, but it is no vulnerability: an http")
+    assert "no engine confirmed" not in d.explanation
+
+
+def test_every_read_origin_has_one_standing_and_findings_name_exactly_the_counted() -> None:
+    server = Server(allow=lambda o, c: o if o != "https://partner.example.org" else "*")
+    obs, evs = run(server)
+    told = stories(obs, evs)
+    findings = judge(obs, evs)
+    named = {(f.target, o) for f in findings if f.category == "vulnerability" for o in f.origins}
+    counted = {k for k, s in told.items() if s.standing is Standing.FINDING}
+    assert named == counted
+    partner = told[(TARGET, "https://partner.example.org")]
+    # Read anonymously under "*": a public answer, not a finding.
+    assert partner.standing is Standing.PUBLIC and partner.readable
+    assert says(partner) == "read only the public answer in Chromium and Firefox"
+
+
+def test_says_names_profiles_only_where_an_engine_differs() -> None:
+    obs, evs = run(Server(allow=reflect), attackers=[(EVIL, "unrelated")])
+    text = says(stories(obs, evs)[(TARGET, EVIL)])
+    assert text == (
+        "read the victim's data with the session cookie in Chromium and Firefox (permissive "
+        "cookies); read only an anonymous answer (HTTP 401) in Firefox (default cookies)"
+    )
+
+
+def test_policy_line_names_the_classes_that_read_and_how_far_the_cookie_went() -> None:
+    def subdomains_http_null(origin: str, cookie: bool) -> str | None:
+        ok = origin.endswith(".example.com") or origin in ("null", "http://app.example.com")
+        return origin if ok or origin == LEGIT else None
+
+    obs, evs = run(Server(allow=subdomains_http_null))
+    line = policy_line(list(stories(obs, evs).values()), [LEGIT])
+    assert line == (
+        "trusts every *.example.com, user-content hosts, over http too, and null; the victim's "
+        "cookie travels cross-site in Chromium and only same-site in Firefox (default browsers)"
+    )  # null is cross-site; Firefox's Total Cookie Protection keeps the cookie same-site
+    obs, evs = run(Server())
+    assert policy_line(list(stories(obs, evs).values()), [LEGIT]) == (
+        f"trusts only the app's own origin (none of {len(ATTACKERS)} attacker origin(s) read)"
+    )

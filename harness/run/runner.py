@@ -1562,7 +1562,9 @@ class Runner:
         header_only = header_scan(evidence, legit_origins=legit)
         extra: dict[str, Any] = {
             "header_only": header_only,
-            "disagreements": disagreements(findings, header_only, observations=observations),
+            "disagreements": disagreements(
+                findings, header_only, observations=observations, evidence=evidence
+            ),
             "pages": {
                 "attacker page (https://corsproof-attacker.test)": render_probe_page(
                     "https://corsproof-attacker.test", role="attacker", klass="unrelated"

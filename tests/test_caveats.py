@@ -17,11 +17,12 @@ import pytest
 from conftest import needs_chromium, only_classes
 from conftest_report import ME, clean_run, realistic
 
-from harness import report_junit, report_md
-from harness.caveats import caveats, planned_probes, unanswered_targets
 from harness.cli import exit_status, main
-from harness.report_html import render
-from harness.reporting import verdict
+from harness.judge.caveats import caveats, planned_probes, unanswered_targets
+from harness.report import junit as report_junit
+from harness.report import markdown as report_md
+from harness.report.common import verdict
+from harness.report.html_page import render
 
 
 def quick_run_with_errors() -> dict[str, Any]:

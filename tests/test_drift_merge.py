@@ -10,7 +10,7 @@ import pytest
 from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args, main
-from harness.merge import drift, merge
+from harness.report.merge import drift, merge
 from harness.run.runner import run_sync
 from harness.serve.lab import Lab
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.headercheck import (
+from harness.judge.headercheck import (
     Disagreement,
     HeaderFinding,
     compare,
@@ -13,6 +13,7 @@ from harness.headercheck import (
     header_verdict,
     loose_credentials,
 )
+from harness.judge.verdicts import judge
 from harness.model.cors import strict_allow_origin, strict_credentials
 from harness.model.results import (
     CookiePolicy,
@@ -27,7 +28,6 @@ from harness.model.results import (
     Severity,
     Via,
 )
-from harness.verdicts import judge
 
 TARGET = "https://api.example.com/me"
 LEGIT = "https://app.example.com"

@@ -17,9 +17,9 @@ from conftest import HAVE_CHROMIUM, LabRun, needs_chromium, only_classes
 from hostile import LEGIT, HostileServer
 from one_story import cross_check, views
 
-from harness import report_html
 from harness.cli import main
-from harness.reporting import comparisons
+from harness.report import html_page as report_html
+from harness.report.common import comparisons
 
 COOKIE = "corsproof_sid=hostileCanary93b1e0"
 PATHS = ("/xss", "/acao-space", "/true-caps", "/ok")

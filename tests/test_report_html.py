@@ -23,8 +23,8 @@ from conftest_report import (
     realistic,
 )
 
-from harness import report_html
-from harness.report_html import CSP, curl_actual, curl_preflight
+from harness.report import html_page as report_html
+from harness.report.html_page import CSP, curl_actual, curl_preflight
 
 
 def render(report: dict[str, Any]) -> str:

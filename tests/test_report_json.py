@@ -7,7 +7,7 @@ import json
 
 from conftest_report import hostile, realistic
 
-from harness import report_json
+from harness.report import json_doc as report_json
 
 
 def dump(report: dict[str, object]) -> str:

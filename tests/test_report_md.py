@@ -8,8 +8,8 @@ from typing import Any
 
 from conftest_report import PIPE, clean_run, hostile, realistic
 
-from harness import report_md
-from harness.report_md import md_escape
+from harness.report import markdown as report_md
+from harness.report.markdown import md_escape
 
 
 def md(report: dict[str, Any]) -> str:
@@ -71,7 +71,7 @@ def test_hostile_tables_keep_their_shape() -> None:
 
 
 def test_summary_fits_a_github_step_summary() -> None:
-    from harness.report_md import MAX_BYTES, TRUNCATED
+    from harness.report.markdown import MAX_BYTES, TRUNCATED
 
     small = report_md.render(realistic())
     assert TRUNCATED not in small

@@ -19,8 +19,8 @@ import pytest
 from conftest import needs_chromium
 from conftest_report import ATTR, XSS, realistic
 
-from harness import report_html
-from harness.report_poc import curl_lines, pick_probe, poc_page, secrets, serve_instructions
+from harness.report import html_page as report_html
+from harness.report.poc import curl_lines, pick_probe, poc_page, secrets, serve_instructions
 
 WIRE_ACTUAL = {
     "method": "GET",

@@ -9,15 +9,10 @@ from typing import Any, TextIO
 import pytest
 from conftest_report import EVIL, ME, PUBLIC, clean_run, realistic
 
-from harness import report_json, reporting
-from harness.reporting import (
-    FILENAMES,
-    FORMATS,
-    engine_exposure,
-    parse_formats,
-    verdict,
-    write_reports,
-)
+from harness.report import common as reporting
+from harness.report import json_doc as report_json
+from harness.report.common import engine_exposure, verdict
+from harness.report.writers import FILENAMES, FORMATS, parse_formats, write_reports
 
 
 def test_parse_formats() -> None:

@@ -13,8 +13,8 @@ import pytest
 from conftest import LabRun
 from conftest_report import EVIL, ME, PUBLIC, RULES, SCHEMAS, clean_run, hostile, realistic
 
-from harness import report_sarif
-from harness.reporting import write_reports
+from harness.report import sarif as report_sarif
+from harness.report.writers import write_reports
 
 jsonschema = pytest.importorskip("jsonschema")
 

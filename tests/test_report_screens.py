@@ -15,8 +15,8 @@ import pytest
 from conftest import Artifacts, needs_chromium
 from conftest_report import big_report, realistic
 
-from harness import report_html
 from harness.engines.paths import find as find_system
+from harness.report import html_page as report_html
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

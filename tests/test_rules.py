@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness.model.results import Engine, Severity
-from harness.rules import (
+from harness.judge.rules import (
     CATEGORIES,
     CLASS_RULES,
     MAX_AGE_CAPS,
@@ -14,6 +13,7 @@ from harness.rules import (
     rule_for_class,
     rules_for_report,
 )
+from harness.model.results import Engine, Severity
 
 EXPECTED_IDS = {
     "any-origin-read",

@@ -12,10 +12,10 @@ import pytest
 from conftest import needs_chromium, only_classes
 from conftest_report import ME, XSS, clean_run, hostile, realistic
 
-from harness import report_md
 from harness.cli import main
 from harness.cli.terminal import MAX_LISTED, json_summary, print_summary
-from harness.report_html import render
+from harness.report import markdown as report_md
+from harness.report.html_page import render
 
 
 def with_drift(report: dict[str, Any]) -> dict[str, Any]:

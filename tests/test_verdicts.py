@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.headercheck import disagreements, header_scan
+from harness.judge.headercheck import disagreements, header_scan
+from harness.judge.story import Standing, policy_line, says, stories
+from harness.judge.verdicts import judge
 from harness.model.results import (
     CookiePolicy,
     Credentials,
@@ -31,8 +33,6 @@ from harness.model.results import (
     Via,
 )
 from harness.run.witness import with_victim_data
-from harness.story import Standing, policy_line, says, stories
-from harness.verdicts import judge
 
 TARGET = "https://api.example.com/me"
 LEGIT = "https://app.example.com"

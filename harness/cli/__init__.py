@@ -46,6 +46,7 @@ from harness.model.errors import (
     CorsproofError,
 )
 from harness.model.results import Origin, RunReport, Severity, observation_to_dict
+from harness.report.writers import parse_formats, write_reports
 
 DESCRIPTION = """\
 corsproof asks real browsers what page JavaScript on each origin can read from your API.
@@ -451,7 +452,6 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
     CORSPROOF_COOKIE / CORSPROOF_HEADER are read.
     """
     from harness.credentials import load_session
-    from harness.reporting import parse_formats
 
     targets = tuple(parse_target(t) for t in ns.target)
     lab = not targets
@@ -620,7 +620,6 @@ class Progress:
 
 def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run verify; returns the exit code."""
-    from harness.reporting import write_reports
     from harness.run.runner import Runner
 
     config = config_from_args(ns)
@@ -631,7 +630,7 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"corsproof: using {source}\n")
     baseline = None
     if ns.baseline:
-        from harness.merge import load
+        from harness.report.merge import load
 
         baseline = load(Path(ns.baseline))
     elif ns.fail_on_new:
@@ -684,7 +683,7 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     data = _redact_dict(report.to_dict(), redactor.text)
     drift_data = None
     if baseline is not None:
-        from harness.merge import drift
+        from harness.report.merge import drift
 
         drift_data = drift(baseline, data)
         data["baseline"] = drift_data
@@ -710,7 +709,7 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
         if drift_data is not None and ns.fail_on_new:
-            from harness.merge import new_at_or_above
+            from harness.report.merge import new_at_or_above
 
             worst = list(new_at_or_above(drift_data, config.fail_on.rank))
         code, failures = exit_status(data, findings=bool(worst), fail_on_error=ns.fail_on_error)
@@ -741,8 +740,8 @@ def exit_status(
     silent target beside answering ones, engines that did not run, a budget
     cut-off). Otherwise 1 for findings, 0 for none.
     """
-    from harness.caveats import nothing_answered
-    from harness.reporting import verdict
+    from harness.judge.caveats import nothing_answered
+    from harness.report.common import verdict
 
     v = verdict(data)
     lines = [
@@ -847,8 +846,7 @@ def _run_async(runner: Any) -> RunReport:
 def cmd_merge(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Join runs into one report."""
     from harness.cli.terminal import json_summary, print_summary, write_json
-    from harness.merge import drift, load, merge, paths_of
-    from harness.reporting import parse_formats, write_reports
+    from harness.report.merge import drift, load, merge, paths_of
 
     try:
         formats = parse_formats(ns.format)

@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.caveats import judged_probes, planned_probes
+from harness.judge.caveats import judged_probes, planned_probes
 from harness.model.results import SCHEMA_VERSION
-from harness.reporting import FILENAMES, clean, severity_counts, sorted_findings, verdict
+from harness.report.common import clean, severity_counts, sorted_findings, verdict
+from harness.report.writers import FILENAMES
 
 MAX_LISTED = 15
 """Findings the terminal lists; it says how many more the report holds."""

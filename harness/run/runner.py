@@ -1545,10 +1545,10 @@ class Runner:
     def report(self, plan: Plan | None = None) -> RunReport:
         """The report as it stands: complete, or partial after an interruption."""
         from harness import __version__
-        from harness.headercheck import disagreements, header_scan
-        from harness.rules import rules_for_report
+        from harness.judge.headercheck import disagreements, header_scan
+        from harness.judge.rules import rules_for_report
+        from harness.judge.verdicts import judge
         from harness.serve.pages import render_probe_page
-        from harness.verdicts import judge
 
         evidence = list(self.evidence.values())
         observations = witness.with_victim_data(self.observations)
@@ -1572,7 +1572,7 @@ class Runner:
             },
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "witness": self._witness_summary(observations),
-            # What "N of M planned probes" counts against (harness.caveats).
+            # What "N of M planned probes" counts against (harness.judge.caveats).
             "plan": {"probes": self._probes_total},
         }
         return RunReport(

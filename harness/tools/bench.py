@@ -3,7 +3,7 @@
 Run with ``nox -s bench`` (or ``python -m harness.tools.bench 1 10 100``). For each N it
 prints the number of probes, wall time, probes per second, time per phase, peak
 memory, and the time a header-only scanner takes for the same requests (same
-origins, shapes and credential headers) judged by :mod:`harness.headercheck`.
+origins, shapes and credential headers) judged by :mod:`harness.judge.headercheck`.
 This is a measurement, not a test: nothing here asserts a speed.
 """
 
@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from harness.cli import build_parser, config_from_args
-from harness.headercheck import header_verdict
+from harness.judge.headercheck import header_verdict
 from harness.model.redact import Redactor
 from harness.model.results import ProbeSpec
-from harness.reporting import write_reports
+from harness.report.writers import write_reports
 from harness.run.replay import RateLimiter, Replayer
 from harness.run.runner import Harness, Runner, make_plan
 from harness.serve.lab import LAB_ORIGIN, POLICIES, Lab

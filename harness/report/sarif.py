@@ -33,8 +33,8 @@ from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
 from harness import __version__
-from harness.caveats import caveats
-from harness.reporting import (
+from harness.judge.caveats import caveats
+from harness.report.common import (
     clean,
     engine_label,
     is_vulnerability,

@@ -1,31 +1,23 @@
-"""Report formats, the judgements every reporter shares, and atomic writing of reports.
+"""The judgements every reporter shares, and the helpers that show target data safely.
 
 Every reporter renders from the one dict :meth:`harness.model.results.RunReport.to_dict`
 returns (or the same dict read back from ``report.json``). The derivations a
 reader needs on the first screen -- the verdict, which engines are exploitable,
 the header-check comparison -- live here so the HTML, Markdown and SARIF views
 can never disagree with each other.
-
-The writer modules are imported lazily in :func:`write_reports`, because they
-import this module for the shared derivations.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol, TextIO, cast
+from typing import Any
 
-from harness.caveats import Caveat, caveats, judged_probes, nothing_answered, planned_probes
-from harness.headercheck import HEADER_BLIND, NOT_CHECKED, HeaderFinding, assess
+from harness.judge.caveats import Caveat, caveats, judged_probes, nothing_answered, planned_probes
+from harness.judge.headercheck import HEADER_BLIND, NOT_CHECKED, HeaderFinding, assess
+from harness.judge.story import OriginStory, Standing, says, standing_reason, stories
 from harness.model.results import (
     Engine,
     Role,
@@ -33,27 +25,6 @@ from harness.model.results import (
     evidence_from_dict,
     observation_from_dict,
 )
-from harness.story import OriginStory, Standing, says, standing_reason, stories
-
-FORMATS: tuple[str, ...] = ("html", "json", "junit", "sarif", "md")
-"""Every report format, in the order they are written."""
-
-FILENAMES: dict[str, str] = {
-    "html": "report.html",
-    "json": "report.json",
-    "junit": "junit.xml",
-    "sarif": "report.sarif",
-    "md": "summary.md",
-}
-"""The file each format is written to inside the output directory."""
-
-_MODULES = {
-    "html": "harness.report_html",
-    "json": "harness.report_json",
-    "junit": "harness.report_junit",
-    "sarif": "harness.report_sarif",
-    "md": "harness.report_md",
-}
 
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 """Severity names, worst first."""
@@ -69,94 +40,6 @@ WILDCARD_RULE = "wildcard-with-credentials"
 # C0 controls (but tab, LF, CR), DEL and C1 controls: invisible or terminal-active,
 # and some are illegal in XML 1.0. Target data is shown with them made visible.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-class _Writer(Protocol):
-    def __call__(self, report: Mapping[str, Any], fp: TextIO, /) -> None: ...
-
-
-def parse_formats(text: str) -> tuple[str, ...]:
-    """Parse a comma-separated list of format names (or ``all``), keeping order, no repeats.
-
-    Raises ``ValueError`` naming the valid formats for an unknown or empty list.
-    """
-    names: list[str] = []
-    for raw in text.split(","):
-        name = raw.strip().lower()
-        if not name:
-            continue
-        if name == "all":
-            names.extend(FORMATS)
-            continue
-        if name not in FORMATS:
-            valid = ", ".join(FORMATS)
-            raise ValueError(f"unknown report format {raw.strip()!r} (choose from {valid}, all)")
-        names.append(name)
-    if not names:
-        raise ValueError(f"no report format given (choose from {', '.join(FORMATS)}, all)")
-    return tuple(dict.fromkeys(names))
-
-
-def write_reports(
-    report: Mapping[str, Any],
-    out_dir: Path,
-    formats: Sequence[str],
-    *,
-    fail_on: str = "high",
-) -> list[Path]:
-    """Write ``report`` in each of ``formats`` into ``out_dir``; return the paths written.
-
-    Each file is rendered into a temporary file in ``out_dir`` and moved into place
-    with :func:`os.replace`, so a crash or Ctrl-C never leaves a half-written report
-    (an older complete report stays until the new one is whole). ``fail_on`` is the
-    lowest severity the JUnit report counts as a failure.
-    """
-    Severity.parse(fail_on)  # fail before writing anything
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for fmt in dict.fromkeys(formats):
-        module = importlib.import_module(_MODULES[fmt])
-        final = out_dir / FILENAMES[fmt]
-        if fmt == "junit":
-            _write_atomic(final, functools.partial(module.write, report, fail_on=fail_on))
-        else:
-            _write_atomic(final, functools.partial(cast(_Writer, module.write), report))
-        # Files a format refers to (SARIF's placeholder locations), next to it.
-        extra = getattr(module, "extra_files", None)
-        for rel, text in (extra(report) if extra is not None else {}).items():
-            path = out_dir / rel
-            if out_dir.resolve() not in path.resolve().parents:
-                raise ValueError(f"{fmt}: refusing to write {rel} outside {out_dir}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path, functools.partial(_write_text, text))
-        written.append(final)
-    return written
-
-
-def _write_text(text: str, fp: TextIO) -> None:
-    fp.write(text)
-
-
-def _write_atomic(final: Path, render: Callable[[TextIO], object]) -> None:
-    """Render into a temporary file beside ``final`` and move it into place."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    tmp = Path(tmp_name)
-    try:
-        # newline="" keeps "\n" as written on every platform: reports are diffed.
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
-            render(fp)
-            fp.flush()
-            os.fsync(fp.fileno())
-        # mkstemp creates 0600; a report is an ordinary shareable file.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 # --------------------------------------------------------------------------- helpers
@@ -399,7 +282,7 @@ class Verdict:
     engines: tuple[str, ...] = ()
     partial: bool = False
     caveats: tuple[Caveat, ...] = ()
-    """What the verdict does not cover (:func:`harness.caveats.caveats`), errors first."""
+    """What the verdict does not cover (:func:`harness.judge.caveats.caveats`), errors first."""
 
     @property
     def errors(self) -> tuple[Caveat, ...]:
@@ -542,7 +425,7 @@ def format_duration(seconds: float | None) -> str:
 
 
 def origin_stories(report: Mapping[str, Any]) -> dict[tuple[str, str], OriginStory]:
-    """Every (target, origin)'s story (:func:`harness.story.stories`) from the report dict.
+    """Every (target, origin)'s story (:func:`harness.judge.story.stories`) from the report dict.
 
     The same function, over the same probes and evidence, that judged the run: the
     findings, this comparison and the HTML matrix therefore tell one story. A probe or
@@ -592,9 +475,9 @@ class Comparison:
     browsers_say: str
     disagree: bool
     kind: str | None = None
-    """The :class:`harness.headercheck.Disagreement` kind, when they disagree."""
+    """The :class:`harness.judge.headercheck.Disagreement` kind, when they disagree."""
     why: str = ""
-    """Why they disagree (:func:`harness.headercheck.assess`)."""
+    """Why they disagree (:func:`harness.judge.headercheck.assess`)."""
     severity: str | None = None
     rule: str | None = None
     anchor: str | None = None
@@ -602,7 +485,7 @@ class Comparison:
     origins: tuple[str, ...] = ()
     """The origins of the row one by one (``origin`` joins them for display)."""
     standing: str = ""
-    """The origin's :class:`harness.story.Standing`."""
+    """The origin's :class:`harness.judge.story.Standing`."""
 
 
 def finding_anchor(index: int) -> str:
@@ -629,7 +512,7 @@ def comparisons(
     """Rows comparing a header-only check with what the browsers did.
 
     One row per (target, origin) that the scanner flags, a vulnerability finding names or
-    an attacker page could read, judged by :func:`harness.headercheck.assess` from the
+    an attacker page could read, judged by :func:`harness.judge.headercheck.assess` from the
     origin's story -- the same function that wrote report.json's ``disagreements`` -- and
     one per functional finding header inspection cannot see. ``told`` is
     :func:`origin_stories` of ``report``, when the caller has it.

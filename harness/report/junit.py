@@ -5,7 +5,7 @@ Layout: one ``<testsuite>`` per target, one ``<testcase>`` per target x rule
 passing ``no CORS findings`` case for a target without findings. Each finding at
 or above ``fail_on`` is a ``<failure>``; milder ones go to ``<system-out>`` so the
 case passes but the text is kept. Each caveat of the verdict
-(:mod:`harness.caveats`) is a case of a ``corsproof`` suite: one that leaves part of
+(:mod:`harness.judge.caveats`) is a case of a ``corsproof`` suite: one that leaves part of
 the plan unverified (probe errors, an engine that did not run, a partial run, tool
 errors) carries an ``<error>`` and counts in ``errors=``, so such a run never looks
 green; a quick run is ``<skipped>``.
@@ -22,9 +22,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from harness.caveats import caveats
+from harness.judge.caveats import caveats
 from harness.model.results import Severity
-from harness.reporting import clean, duration_seconds, severity_rank, sorted_findings
+from harness.report.common import clean, duration_seconds, severity_rank, sorted_findings
 
 NO_FINDINGS = "no CORS findings"
 """Name of the passing test case for a target without findings."""
@@ -38,7 +38,7 @@ _ILLEGAL_XML = re.compile("[^\t\n\r\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\U0001
 def xml_text(value: Any) -> str:
     """``value`` as text that XML 1.0 can carry: control characters shown as ``\\xNN``.
 
-    :func:`harness.reporting.clean` makes C0/C1 controls visible; whatever else XML
+    :func:`harness.report.common.clean` makes C0/C1 controls visible; whatever else XML
     forbids (lone surrogates, U+FFFE/U+FFFF) is dropped.
     """
     return _ILLEGAL_XML.sub("", clean(value))

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.judge.rules import rule_for_class
 from harness.model.results import Shape
-from harness.rules import rule_for_class
 from scenarios.shapes import default_shapes
 
 NOT_RECORDED = "[not recorded]"

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from harness import exploit
+from harness.judge import exploit
+from harness.judge.rules import rule_for_class
 from harness.model.cors import strict_allow_origin
 from harness.model.results import (
     CookiePolicy,
@@ -35,7 +36,6 @@ from harness.model.results import (
     Outcome,
     Role,
 )
-from harness.rules import rule_for_class
 
 ANY_ORIGIN = "any-origin-read"
 HTTP_ORIGIN = "http-origin-trusted"
@@ -158,7 +158,7 @@ class CountedRead:
     class_rule: str
     """The rule the origin's class fires on its own."""
     level: int
-    """:mod:`harness.exploit`'s level of the read."""
+    """:mod:`harness.judge.exploit`'s level of the read."""
 
 
 @dataclass(frozen=True)

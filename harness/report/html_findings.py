@@ -3,7 +3,7 @@
 Each finding's view model, built from the report dict (every string ``clean``-ed and
 escaped by the template). A vulnerability finding carries a minimal attacker page for
 its origin and request shape with a line on how to serve it, curl lines with
-placeholders for the user's own credentials (:mod:`harness.report_poc`), and what the
+placeholders for the user's own credentials (:mod:`harness.report.poc`), and what the
 engines themselves said when they blocked a probe (``block_reason``: Chromium's
 ``corsErrorStatus``, Firefox's "Reason:" line).
 """
@@ -14,7 +14,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.report_poc import (
+from harness.report.common import (
+    clean,
+    engine_label,
+    finding_anchor,
+    finding_state,
+    is_vulnerability,
+)
+from harness.report.poc import (
     NOT_RECORDED,
     Secrets,
     curl_lines,
@@ -22,13 +29,6 @@ from harness.report_poc import (
     pick_probe,
     poc_page,
     serve_instructions,
-)
-from harness.reporting import (
-    clean,
-    engine_label,
-    finding_anchor,
-    finding_state,
-    is_vulnerability,
 )
 
 MAX_EVIDENCE = 3

@@ -4,9 +4,9 @@ The page answers "is this API safe, and in which browsers is it exploitable?" on
 first screen, says per target which policy the server really implements, then backs
 the answer with every finding (labelled lines, the engines' own words, a proof of
 concept and curl lines), the header-check comparison and the per-target outcome
-matrices. The probe log is ``probes.html`` beside it (:mod:`harness.report_probes`).
+matrices. The probe log is ``probes.html`` beside it (:mod:`harness.report.html_probes`).
 The matrix, the comparison and the findings read one story per origin
-(:func:`harness.reporting.origin_stories`), so they cannot disagree.
+(:func:`harness.report.common.origin_stories`), so they cannot disagree.
 
 Everything shown comes from the target or the browsers and is untrusted: the
 template is rendered with autoescaping on, never marks data ``|safe``, links only to
@@ -23,11 +23,9 @@ from typing import Any, TextIO
 import jinja2
 
 from harness import __version__
+from harness.judge.story import OriginStory, Read, Standing, policy_line
 from harness.model.results import Role
-from harness.report_findings import MAX_EVIDENCE, MAX_FINDING_PROBES, finding_model
-from harness.report_poc import SHAPES, Secrets, curl, request_headers, secrets
-from harness.report_probes import MAX_LOG_PROBES, OUTCOME_SYMBOLS, probes_model
-from harness.reporting import (
+from harness.report.common import (
     Comparison,
     TargetExposure,
     clean,
@@ -45,7 +43,9 @@ from harness.reporting import (
     verdict,
     vulnerability_origins,
 )
-from harness.story import OriginStory, Read, Standing, policy_line
+from harness.report.html_findings import MAX_EVIDENCE, MAX_FINDING_PROBES, finding_model
+from harness.report.html_probes import MAX_LOG_PROBES, OUTCOME_SYMBOLS, probes_model
+from harness.report.poc import SHAPES, Secrets, curl, request_headers, secrets
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -71,7 +71,7 @@ _STANDING_WORDS = {
     Standing.TOKEN.value: "not a finding: read only with the user's token",
     Standing.HTTP_TARGET.value: "not a finding: an http origin on an http target (no downgrade)",
 }
-"""The matrix's last column for reads that are no vulnerability (see harness.story)."""
+"""The matrix's last column for reads that are no vulnerability (see harness.judge.story)."""
 
 _ENV: jinja2.Environment | None = None
 
@@ -80,7 +80,7 @@ def _environment() -> jinja2.Environment:
     global _ENV
     if _ENV is None:
         _ENV = jinja2.Environment(
-            loader=jinja2.PackageLoader("harness", "templates"),
+            loader=jinja2.PackageLoader("harness.report", "templates"),
             autoescape=True,  # always: every string in the model may be hostile
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -114,7 +114,7 @@ def render_probes(report: Mapping[str, Any]) -> str:
 
 
 def extra_files(report: Mapping[str, Any]) -> dict[str, str]:
-    """Files written beside report.html (:func:`harness.reporting.write_reports`)."""
+    """Files written beside report.html (:func:`harness.report.writers.write_reports`)."""
     return {PROBES_FILE: render_probes(report)}
 
 

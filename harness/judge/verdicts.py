@@ -25,14 +25,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness import exploit, story
-from harness.headercheck import (
+from harness.judge import exploit, story
+from harness.judge.headercheck import (
     ACAC,
     ACAO,
     compare,
     evidence_index,
     loose_credentials,
 )
+from harness.judge.rules import MAX_AGE_CAPS, RULES
+from harness.judge.story import EvidenceIndex
 from harness.model.cors import (
     SAFELISTED_METHODS,
     preflight_check,
@@ -53,8 +55,6 @@ from harness.model.results import (
     Role,
     Severity,
 )
-from harness.rules import MAX_AGE_CAPS, RULES
-from harness.story import EvidenceIndex
 
 LOCALHOST = "localhost-trusted"
 
@@ -170,7 +170,7 @@ class _Read:
 def _attacker_findings(
     ctx: _Context, target: str, t_obs: Sequence[Observation], env: str
 ) -> list[Finding]:
-    """One finding per rule the target's counted reads belong to (:mod:`harness.story`)."""
+    """One finding per rule the target's counted reads belong to (:mod:`harness.judge.story`)."""
     groups: dict[str, list[_Read]] = {}
     folded: dict[str, set[str]] = {}
     for (t, _), told in ctx.stories.items():

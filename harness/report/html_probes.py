@@ -3,7 +3,7 @@
 A run of thousands of probes made report.html tens of thousands of pixels tall; the
 log of the probes that matter (legitimate origins blocked, errors, attacker reads,
 probes a finding cites) lives on a page of its own. report.json keeps every probe.
-Rendered with the same escaping rules as report.html (:mod:`harness.report_html`).
+Rendered with the same escaping rules as report.html (:mod:`harness.report.html_page`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.reporting import clean, engine_label
+from harness.report.common import clean, engine_label
 
 MAX_LOG_PROBES = 2000
 """Most probe rows probes.html shows; report.json always has every probe."""

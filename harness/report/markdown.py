@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from harness.reporting import (
+from harness.report.common import (
     clean,
     comparisons,
     engine_exposure,

@@ -28,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.exploit import is_same_site
+from harness.judge.exploit import is_same_site
+from harness.judge.rules import FUNCTIONAL, RULES, VULNERABILITY
+from harness.judge.story import OriginStory, Read, first_reason, says, standing_reason, stories
 from harness.model.results import (
     CookiePolicy,
     Credentials,
@@ -40,8 +42,6 @@ from harness.model.results import (
     Outcome,
     Severity,
 )
-from harness.rules import FUNCTIONAL, RULES, VULNERABILITY
-from harness.story import OriginStory, Read, first_reason, says, standing_reason, stories
 
 ACAO = "access-control-allow-origin"
 ACAC = "access-control-allow-credentials"
@@ -312,7 +312,7 @@ def disagreements(
     """Where browsers and header-only scanning disagree, sorted deterministically.
 
     ``observations`` (and the ``evidence`` they were judged with) give each origin's
-    story (:func:`harness.story.stories`), which the explanations state: what the
+    story (:func:`harness.judge.story.stories`), which the explanations state: what the
     browsers really did with an origin the scanner flags.
     """
     told = stories(observations, evidence) if observations else {}

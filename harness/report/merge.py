@@ -49,10 +49,10 @@ def merge(
     reports: Sequence[Mapping[str, Any]], *, run_id: str = "merged", env: str = "prod"
 ) -> RunReport:
     """One report from several; later duplicates of a probe id are dropped."""
-    from harness.headercheck import disagreements, header_scan
-    from harness.rules import rules_for_report
+    from harness.judge.headercheck import disagreements, header_scan
+    from harness.judge.rules import rules_for_report
+    from harness.judge.verdicts import judge
     from harness.run.witness import with_victim_data
-    from harness.verdicts import judge
 
     observations: dict[str, Observation] = {}
     evidence: dict[str, Evidence] = {}

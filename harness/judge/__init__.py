@@ -1,0 +1,1 @@
+"""Judging: what the observations mean. Pure functions over harness.model."""

@@ -1,0 +1,1 @@
+"""Reports: one writer per format, drawn from the report dict; merging runs."""

@@ -10,7 +10,7 @@ import pytest
 from conftest_report import EVIL, ME, PUBLIC, clean_run, realistic
 
 from harness.report import common as reporting
-from harness.report import json_doc as report_json
+from harness.report import writers
 from harness.report.common import engine_exposure, verdict
 from harness.report.writers import FILENAMES, FORMATS, parse_formats, write_reports
 
@@ -49,11 +49,11 @@ def test_write_reports_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     target = tmp_path / "report.json"
     target.write_text("OLD", encoding="utf-8")
 
-    def broken(report: Any, fp: TextIO) -> None:
+    def broken(report: Any, fp: TextIO, *, fail_on: str) -> None:
         fp.write('{"half": ')
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(report_json, "write", broken)
+    monkeypatch.setitem(writers.WRITERS, "json", writers.Writer("report.json", broken))
     with pytest.raises(RuntimeError, match="disk on fire"):
         write_reports(realistic(), tmp_path, ["json"])
     assert target.read_text(encoding="utf-8") == "OLD"

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from harness.model.results import Credentials, OriginVariant, ProbeSpec, Shape
-from scenarios.shapes import SIMPLE_GET
+from harness.config import RunConfig
+from harness.model.results import Credentials, Origin, OriginVariant, ProbeSpec, Role, Shape
+from scenarios.catalogue import expand_origins
+from scenarios.shapes import SIMPLE_GET, default_shapes
 
 __all__ = [
     "APIS",
@@ -195,3 +199,64 @@ def shard(plan: Sequence[ProbeSpec], index: int, count: int) -> list[ProbeSpec]:
     _check_shard(index, count)
     assignment = shard_assignment(plan, count)
     return [spec for spec in plan if assignment[spec.variant.key] == index]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The expanded probe plan for a run (narrowed, never changed, as the run learns)."""
+
+    targets: tuple[str, ...]
+    variants: tuple[OriginVariant, ...]
+    specs: tuple[ProbeSpec, ...]
+    notes: tuple[str, ...] = ()
+
+    def by_variant(self) -> dict[str, list[ProbeSpec]]:
+        """Probe specs grouped by origin variant key, in plan order."""
+        groups: dict[str, list[ProbeSpec]] = defaultdict(list)
+        for spec in self.specs:
+            groups[spec.variant.key].append(spec)
+        return dict(groups)
+
+
+def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
+    """Expand the catalogue for these targets. Pure: no servers, no browsers."""
+    target_origins = [Origin.from_url(t) for t in targets]
+    variants = expand_origins(
+        list(config.legit_origins),
+        target_origins,
+        disabled=config.disabled_classes,
+        extra=list(config.extra_origins),
+    )
+    if config.per_class:
+        variants = _cap_per_class(variants, config.per_class)
+    shapes = default_shapes(unsafe=config.unsafe, lab=config.lab, token=bool(config.headers))
+    specs = build_plan(list(targets), variants, shapes, auth_headers=list(config.headers))
+    notes = []
+    if config.shard:
+        index, count = config.shard
+        specs = shard(specs, index, count)
+        if not specs:
+            notes.append(
+                f"Shard {index}/{count} holds no probes: shards divide the plan by origin, "
+                f"and this plan has {len(variants)} origins for {count} shards."
+            )
+    if any(s.safe_substitute for s in shapes):
+        notes.append(
+            "Preflighted probes used GET with an Authorization header instead of "
+            "a JSON POST, because --unsafe was not given: no state-changing method reached "
+            "the target."
+        )
+    return Plan(tuple(targets), tuple(variants), tuple(specs), tuple(notes))
+
+
+def _cap_per_class(variants: Sequence[OriginVariant], limit: int) -> list[OriginVariant]:
+    """Keep the first ``limit`` origins of each class; ``null`` keeps every way of making it."""
+    kept: list[OriginVariant] = []
+    seen: dict[str, int] = defaultdict(int)
+    for variant in variants:
+        if variant.role is Role.ATTACKER and variant.klass != "null":
+            seen[variant.klass] += 1
+            if seen[variant.klass] > limit:
+                continue
+        kept.append(variant)
+    return kept

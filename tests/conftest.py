@@ -14,7 +14,7 @@ import pytest
 from harness.cli import build_parser, config_from_args
 from harness.engines.paths import find as find_system
 from harness.model.results import RunReport
-from harness.run.runner import run_sync
+from harness.pipeline import run_sync
 from harness.serve.lab import Lab, LabRequest
 
 # The system builds the browser tests drive (harness.engines.paths holds the paths).

@@ -160,7 +160,8 @@ def test_the_runner_resolves_off_the_event_loop(monkeypatch: pytest.MonkeyPatch)
     import asyncio
 
     from harness.cli import build_parser, config_from_args
-    from harness.run.runner import Event, Runner
+    from harness.run.events import BrowserChosen, Event
+    from harness.run.runner import Runner
 
     def managed(engine: Engine) -> str:
         with contextlib.suppress(RuntimeError):
@@ -181,6 +182,6 @@ def test_the_runner_resolves_off_the_event_loop(monkeypatch: pytest.MonkeyPatch)
     assert runner.session_notes == [
         "Browser source: firefox: --browser-source playwright (/pw/firefox)."
     ]
-    assert [e.message for e in events if e.kind == "browser"] == [
+    assert [e.message for e in events if isinstance(e, BrowserChosen)] == [
         "firefox: --browser-source playwright (/pw/firefox)"
     ]

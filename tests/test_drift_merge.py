@@ -10,8 +10,8 @@ import pytest
 from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args, main
+from harness.pipeline import run_sync
 from harness.report.merge import drift, merge
-from harness.run.runner import run_sync
 from harness.serve.lab import Lab
 
 pytestmark = [pytest.mark.browser]
@@ -157,7 +157,7 @@ def test_resume_finishes_an_interrupted_run(tmp_path: Path) -> None:
         try:
             await runner.run()
         finally:
-            await runner._close_playwright()
+            await runner.aclose()
 
     before = len(lab.log())
     asyncio.run(go())

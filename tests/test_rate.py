@@ -28,9 +28,11 @@ import trustme
 from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args, main
+from harness.config import RunConfig
 from harness.model.results import ProbeSpec, Via
+from harness.run.pacing import BATCH, Pacer, slots_of
 from harness.run.replay import RateLimiter
-from harness.run.runner import BATCH, Runner, _slots_of, make_plan
+from scenarios.plan import make_plan
 
 LEGIT = "https://app.example.com"
 RATE = 5
@@ -115,41 +117,43 @@ def test_rate_zero_is_unlimited() -> None:
     assert limiter.reserve(1000) == (0.0, 0.0)
 
 
-def _plan(*extra: str) -> tuple[Runner, list[ProbeSpec]]:
+def _plan(*extra: str) -> tuple[RunConfig, list[ProbeSpec]]:
     ns = build_parser().parse_args(
         ["verify", "--target", "https://api.example.org/me", "--per-class", "1", *extra]
     )
     config = config_from_args(ns)
-    return Runner(config), list(make_plan(config, config.targets).specs)
+    return config, list(make_plan(config, config.targets).specs)
 
 
-def test_slots_of_counts_what_reaches_the_target() -> None:
+def _pacer(rate: float) -> Pacer:
+    return Pacer(RateLimiter(rate), timeout=10, concurrency=6)
+
+
+def testslots_of_counts_what_reaches_the_target() -> None:
     _, specs = _plan()
     direct = [s for s in specs if s.variant.via is not Via.REDIRECT]
-    assert {(s.shape.preflighted, _slots_of(s)) for s in direct} == {(False, 1), (True, 2)}
+    assert {(s.shape.preflighted, slots_of(s)) for s in direct} == {(False, 1), (True, 2)}
     # Through the redirector the request reaches the target a hop later: one spare slot.
     bounced = [s for s in specs if s.variant.via is Via.REDIRECT]
-    assert {(s.shape.preflighted, _slots_of(s)) for s in bounced} == {(False, 2), (True, 3)}
+    assert {(s.shape.preflighted, slots_of(s)) for s in bounced} == {(False, 2), (True, 3)}
     # The user's Authorization header rides on the token shape: preflighted, two slots.
     _, specs = _plan("--header", "Authorization: Bearer x")
     token = [s for s in specs if s.shape.token and s.variant.via is not Via.REDIRECT]
-    assert token and all(_slots_of(s) == 2 for s in token)
+    assert token and all(slots_of(s) == 2 for s in token)
 
 
 def test_chunks_hold_about_one_second_of_slots_only_under_a_rate() -> None:
-    runner, specs = _plan()
+    _, specs = _plan()
     specs = specs * 30  # a long plan
     # Unlimited (the lab): the batches are as large as ever.
-    assert [len(c) for c in runner._chunks(specs)][:2] == [BATCH, BATCH]
-    runner._limiter = RateLimiter(20)
-    chunks = runner._chunks(specs)
+    assert [len(c) for c in _pacer(0).chunks(specs)][:2] == [BATCH, BATCH]
+    chunks = _pacer(20).chunks(specs)
     assert sum(len(c) for c in chunks) == len(specs)
-    assert all(sum(_slots_of(s) for s in c) <= 20 for c in chunks)
+    assert all(sum(slots_of(s) for s in c) <= 20 for c in chunks)
     # Below two a second a chunk still holds two slots: a preflighted probe needs them.
-    runner._limiter = RateLimiter(0.5)
-    chunks = runner._chunks(specs[:10])
+    chunks = _pacer(0.5).chunks(specs[:10])
     assert sum(len(c) for c in chunks) == 10
-    assert all(sum(_slots_of(s) for s in c) <= 2 for c in chunks)
+    assert all(sum(slots_of(s) for s in c) <= 2 for c in chunks)
 
 
 def busiest_window(times: Sequence[float], width: float = 1.0) -> tuple[int, int]:

@@ -31,8 +31,9 @@ from harness.engines.paths import minibrowser
 from harness.engines.playwright import resolve
 from harness.model.errors import EXIT_TOOL_ERROR, ConfigError, LaunchError
 from harness.model.results import Engine
-from harness.run.runner import Harness, make_plan
 from harness.serve.lab import Lab
+from harness.serve.stack import Harness
+from scenarios.plan import make_plan
 
 ATTACKER = "https://corsproof-attacker.test"
 LEGIT = "https://app.example.com"

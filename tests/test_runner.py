@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import time
 
+from builders import observation
+
 from harness.cli import build_parser, config_from_args
-from harness.run.runner import Plan, Runner, make_plan
+from harness.model.results import Credentials
+from harness.run.lablog import LabLog
 from harness.serve.lab import Lab, LabRequest
+from scenarios.plan import Plan, make_plan
 
 TAG = "corsproof (chromium-default)"
 
@@ -30,39 +34,30 @@ def _request(lab: Lab, *, origin: str, cookie: bool, ua: str = TAG, method: str 
     )
 
 
-def _runner(lab: Lab) -> Runner:
-    return Runner(config_from_args(build_parser().parse_args(["verify"])), lab=lab)
-
-
 def test_witness_counts_only_the_batch_that_asked() -> None:
     # Three variants send Origin: null. A request an earlier null page made with the
     # cookie must not be credited to a later one whose own request had none: the
     # answer would then depend on which page the scheduler ran first.
     lab = Lab()
-    runner = _runner(lab)
+    log = LabLog(lab)
     _request(lab, origin="null", cookie=True)  # another null variant, earlier
-    mark = runner._read_lab_log()
+    mark = log.read()
     _request(lab, origin="null", cookie=False)  # this batch
     _request(lab, origin="null", cookie=True, ua="corsproof (chromium-permissive)")
     _request(lab, origin="https://evil.test", cookie=True)
-    assert runner._cookie_witness((TAG, "null"), mark) == {("/allowlist/private", "GET"): False}
+    assert log.cookies_since((TAG, "null"), mark) == {("/allowlist/private", "GET"): False}
 
 
 def test_witness_is_true_when_any_request_of_the_batch_carried_the_cookie() -> None:
     lab = Lab()
-    runner = _runner(lab)
-    mark = runner._read_lab_log()
+    log = LabLog(lab)
+    mark = log.read()
     _request(lab, origin="null", cookie=False)
     _request(lab, origin="null", cookie=True)
     _request(lab, origin="null", cookie=False, method="OPTIONS")
-    assert runner._cookie_witness((TAG, "null"), mark) == {("/allowlist/private", "GET"): True}
+    assert log.cookies_since((TAG, "null"), mark) == {("/allowlist/private", "GET"): True}
     # Consumed: the next batch with this Origin starts from nothing.
-    assert runner._cookie_witness((TAG, "null"), runner._read_lab_log()) == {}
-
-
-def test_witness_is_none_without_the_lab() -> None:
-    runner = Runner(config_from_args(build_parser().parse_args(["verify"])), lab=None)
-    assert runner._cookie_witness((TAG, "null"), runner._read_lab_log()) is None
+    assert log.cookies_since((TAG, "null"), log.read()) == {}
 
 
 def _plan(*argv: str) -> Plan:
@@ -83,3 +78,25 @@ def test_an_empty_shard_says_why() -> None:
     plan = _plan("--per-class", "1", "--shard", "99/100")
     assert plan.specs == ()
     assert any("Shard 99/100 holds no probes" in note for note in plan.notes)
+
+
+def test_the_wire_is_held_against_the_log_and_the_first_disagreement_is_returned() -> None:
+    lab = Lab()
+    log = LabLog(lab)
+    config = config_from_args(build_parser().parse_args(["verify"]))
+    spec = next(
+        s
+        for s in make_plan(config, lab.target_urls()).specs
+        if s.credentials is Credentials.INCLUDE
+        and s.target.endswith("/allowlist/private")
+        and s.shape.method == "GET"
+    )
+    logged = {("/allowlist/private", "GET"): True}
+    agree = observation(id="a", cookie_sent=True, wire_status=200)
+    wrong = observation(id="b", cookie_sent=False, wire_status=200)
+    unreached = observation(id="c", cookie_sent=None, wire_status=None)
+    assert log.check(agree, spec, logged) is None
+    assert log.check(wrong, spec, logged) == {"probe": "b", "wire": False, "lab_log": True}
+    assert log.check(wrong, spec, logged) is None  # warned once; still counted
+    assert log.check(unreached, spec, logged) is None  # never reached: not compared
+    assert log.summary()["compared"] == 3 and len(log.summary()["disagreements"]) == 2

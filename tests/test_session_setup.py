@@ -9,7 +9,7 @@ import pytest
 from conftest import needs_chromium, only_classes
 
 from harness.cli import build_parser, config_from_args
-from harness.run.runner import run_sync
+from harness.pipeline import run_sync
 from harness.serve.lab import Lab
 
 pytestmark = [pytest.mark.browser]

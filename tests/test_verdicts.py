@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from harness.judge.headercheck import disagreements, header_scan
 from harness.judge.story import Standing, policy_line, says, stories
 from harness.judge.verdicts import judge
+from harness.judge.victim import with_victim_data
 from harness.model.results import (
     CookiePolicy,
     Credentials,
@@ -32,7 +33,6 @@ from harness.model.results import (
     Severity,
     Via,
 )
-from harness.run.witness import with_victim_data
 
 TARGET = "https://api.example.com/me"
 LEGIT = "https://app.example.com"

@@ -31,8 +31,9 @@ from harness.engines.webkit.session import (
 from harness.engines.webkit.xvfb import Xvfb, display_usable
 from harness.model.errors import NavigationError, ScriptError
 from harness.model.results import CookiePolicy, Engine
-from harness.run.runner import Harness, make_plan
 from harness.serve.lab import Lab
+from harness.serve.stack import Harness
+from scenarios.plan import make_plan
 
 needs_webkit = pytest.mark.skipif(
     not (HAVE_WEBKIT and minibrowser()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from builders import observation
 
+from harness.judge.victim import whose_data
 from harness.model.redact import Redactor
 from harness.model.results import CookiePolicy, Credentials, Engine, HttpExchange, Observation
 from harness.run.witness import (
@@ -13,7 +14,6 @@ from harness.run.witness import (
     explain_withheld,
     probe_wire,
     session_cookie_names,
-    whose_data,
     wire_evidence,
 )
 from harness.serve.wire import WireRecord

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from harness import __version__
+from harness.cli.handlers import Handlers, ProbesJsonl, TerminalProgress
 from harness.config import (
     RunConfig,
     combine_remotes,
@@ -37,6 +38,7 @@ from harness.config import (
     parse_sarif_location,
     parse_target,
 )
+from harness.judge.assemble import assemble
 from harness.model.errors import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -45,7 +47,7 @@ from harness.model.errors import (
     ConfigError,
     CorsproofError,
 )
-from harness.model.results import Origin, RunReport, Severity, observation_to_dict
+from harness.model.results import Origin, RunReport, Severity
 from harness.report.writers import parse_formats, write_reports
 
 DESCRIPTION = """\
@@ -575,49 +577,6 @@ def prepare_out_dir(config: RunConfig) -> Path:
     return run_dir
 
 
-class Progress:
-    """Terminal progress: one line per origin and browser, secrets redacted.
-
-    Failures are printed as ``corsproof: error:`` lines, each distinct one once: the
-    runner reports a failure as it happens, and the CLI names it again at the end.
-    """
-
-    def __init__(self, stream: TextIO, redact: Any, quiet: bool) -> None:
-        self.stream = stream
-        self.redact = redact
-        self.quiet = quiet
-        self.jsonl: TextIO | None = None
-        self.t0 = time.monotonic()
-        self.count = 0
-        self._errors: set[str] = set()
-
-    def __call__(self, event: Any) -> None:
-        if event.kind == "observation" and event.observation is not None:
-            self.count += 1
-            if self.jsonl is not None:
-                self.jsonl.write(json.dumps(observation_to_dict(event.observation)) + "\n")
-                self.jsonl.flush()
-            return
-        if event.kind == "error":
-            self.error(event.message)
-            return
-        if self.quiet and event.kind != "warning":
-            return
-        prefix = "warning: " if event.kind == "warning" else ""
-        elapsed = time.monotonic() - self.t0
-        self.stream.write(f"[{elapsed:6.1f}s] {prefix}{self.redact(event.message)}\n")
-        self.stream.flush()
-
-    def error(self, message: str) -> None:
-        """Print ``corsproof: error: message`` unless this failure was already printed."""
-        line = self.redact(message)
-        if line in self._errors:
-            return
-        self._errors.add(line)
-        self.stream.write(f"corsproof: error: {line}\n")
-        self.stream.flush()
-
-
 def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run verify; returns the exit code."""
     from harness.run.runner import Runner
@@ -654,10 +613,9 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     redactor = Redactor(config.secrets)
     if lab is not None:
         redactor.add(lab.session_value)
-    progress = Progress(err, redactor.text, config.quiet)
-    jsonl_path = run_dir / "probes.jsonl"
-    runner = Runner(config, sink=progress, lab=lab)
-    runner.redactor = redactor
+    progress = TerminalProgress(err, redactor.text, config.quiet)
+    handlers = Handlers([progress, ProbesJsonl(run_dir / "probes.jsonl", append=bool(resumed))])
+    runner = Runner(config, sink=handlers, lab=lab, redactor=redactor)
     if resumed:
         runner.resume_from(resumed)
         err.write(f"resuming {run_dir}: {len(runner.observations)} probes already measured\n")
@@ -665,21 +623,22 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report: RunReport | None = None
     tool_error: CorsproofError | None = None
     interrupted = False
-    with jsonl_path.open("a" if resumed else "w", encoding="utf-8") as jsonl:
-        progress.jsonl = jsonl
-        try:
-            report = _run_async(runner)
-        except KeyboardInterrupt:
-            interrupted = True
-        except CorsproofError as exc:
-            tool_error = exc
+    handlers.start()
+    try:
+        report = _run_async(runner)
+    except KeyboardInterrupt:
+        interrupted = True
+    except CorsproofError as exc:
+        tool_error = exc
+    finally:
+        handlers.finish()
     if report is None:
-        runner.partial = True
-        if tool_error is not None:
-            from harness.model.results import ToolError
+        from harness.model.results import ToolError
 
-            runner.errors.append(ToolError(tool_error.kind, redactor.text(str(tool_error))))
-        report = runner.report(None)
+        failure = None
+        if tool_error is not None:
+            failure = ToolError(tool_error.kind, redactor.text(str(tool_error)))
+        report = assemble(runner.result(partial=True, failure=failure))
     data = _redact_dict(report.to_dict(), redactor.text)
     drift_data = None
     if baseline is not None:
@@ -823,8 +782,7 @@ def _run_async(runner: Any) -> RunReport:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, cancel)
     try:
-        report: RunReport = loop.run_until_complete(main)
-        return report
+        return assemble(loop.run_until_complete(main))
     except KeyboardInterrupt:
         runner.stop()
         main.cancel()
@@ -838,7 +796,7 @@ def _run_async(runner: Any) -> RunReport:
         raise KeyboardInterrupt from None
     finally:
         with contextlib.suppress(BaseException):
-            loop.run_until_complete(asyncio.wait_for(runner._close_playwright(), 15))
+            loop.run_until_complete(asyncio.wait_for(runner.aclose(), 15))
         with contextlib.suppress(BaseException):
             loop.close()
 

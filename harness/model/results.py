@@ -308,7 +308,7 @@ class Observation:
     """The user's token (``--header``) went with the actual request, seen at the wire."""
     victim_data: bool | None = None
     """The answer held the victim's data (True), an anonymous answer (False), or
-    cannot be told (None, with ``victim_note``); see :func:`harness.run.witness.whose_data`."""
+    cannot be told (None, with ``victim_note``); see :func:`harness.judge.victim.whose_data`."""
     victim_note: str | None = None
     cookie_note: str | None = None
     """Why the session cookie was not sent: the engine's own reason where it gives one

@@ -52,7 +52,7 @@ def merge(
     from harness.judge.headercheck import disagreements, header_scan
     from harness.judge.rules import rules_for_report
     from harness.judge.verdicts import judge
-    from harness.run.witness import with_victim_data
+    from harness.judge.victim import with_victim_data
 
     observations: dict[str, Observation] = {}
     evidence: dict[str, Evidence] = {}

@@ -21,17 +21,13 @@ import datetime as dt
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
-
-import certifi
+from urllib.parse import urlsplit
 
 from harness.config import RunConfig
 from harness.engines import playwright as browsers
 from harness.engines.playwright import EngineSession, OriginPage, ResolvedEngine, SessionSetup
-from harness.model.cors import needs_preflight
 from harness.model.errors import (
     BrowserGone,
     EngineMissing,
@@ -52,106 +48,35 @@ from harness.model.results import (
     OriginVariant,
     Outcome,
     ProbeSpec,
-    Role,
-    RunReport,
     ToolError,
     Via,
 )
+from harness.model.run import RunResult
 from harness.run import witness
 from harness.run.classify import classify
+from harness.run.events import (
+    BrowserChosen,
+    BrowserStarted,
+    ErrorKind,
+    Event,
+    ObservationMade,
+    OriginProbed,
+    PlanReady,
+    RunFinished,
+    RunWarning,
+    Sink,
+    ToolFailure,
+)
+from harness.run.lablog import LabLog
+from harness.run.pacing import Pacer, slots_of
 from harness.run.replay import RateLimiter, Replayer, evidence_key
 from harness.serve import wire
-from harness.serve.ca import RunCA
-from harness.serve.pages import PROBE_PATH, REDIRECT_PATH, create_app
-from harness.serve.relay import Upstream
-from harness.serve.servers import BackgroundServer
-from harness.serve.wire import WireLog
-from scenarios.catalogue import expand_origins
-from scenarios.plan import build_plan, context_groups, shard
-from scenarios.shapes import default_shapes
-
-OPAQUE_HOST = Origin("https", "opaque-host.corsproof-attacker.test", 443)
-"""The page that hosts the ``null``-origin iframes and starts the redirect chain."""
-REDIRECTOR = Origin("https", "redirector.corsproof-attacker.test", 443)
-"""A second attacker origin whose redirect taints the request origin to ``null``."""
+from harness.serve.stack import OPAQUE_HOST, Harness, page_url, probe_url
+from scenarios.plan import Plan, context_groups, make_plan
 
 ORIGIN_PARALLELISM = 8
 """Origins probed at once across all engines, each in its own context. Eight pages keep
 two cores busy while hiding page-load latency; more only adds contention."""
-
-BATCH = 120
-"""Probes per ``evaluate`` call: large enough to amortise the round trip, small
-enough that progress and partial results keep flowing."""
-
-MAX_STALLS = 3
-"""Under --rate: after this many batches in a row reached the page too late to start
-anything, the next one may start its first probe late, so that a very slow machine
-still makes progress."""
-MIN_LEAD, MAX_LEAD = 0.02, 2.0
-"""Under --rate, the bounds of how many seconds before its booking a batch is sent to
-the page (it waits there for the booking; one that arrives late loses slots)."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the terminal progress line or a sink may want to know."""
-
-    kind: str
-    """``plan``, ``browser``, ``origin``, ``observation``, ``warning``, ``error``."""
-    message: str = ""
-    observation: Observation | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-Sink = Callable[[Event], None]
-
-
-@dataclass
-class Plan:
-    """The expanded probe plan for a run."""
-
-    targets: tuple[str, ...]
-    variants: tuple[OriginVariant, ...]
-    specs: tuple[ProbeSpec, ...]
-    notes: tuple[str, ...] = ()
-
-    def by_variant(self) -> dict[str, list[ProbeSpec]]:
-        """Probe specs grouped by origin variant key, in plan order."""
-        groups: dict[str, list[ProbeSpec]] = defaultdict(list)
-        for spec in self.specs:
-            groups[spec.variant.key].append(spec)
-        return dict(groups)
-
-
-def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
-    """Expand the catalogue for these targets. Pure: no servers, no browsers."""
-    target_origins = [Origin.from_url(t) for t in targets]
-    variants = expand_origins(
-        list(config.legit_origins),
-        target_origins,
-        disabled=config.disabled_classes,
-        extra=list(config.extra_origins),
-    )
-    if config.per_class:
-        variants = _cap_per_class(variants, config.per_class)
-    shapes = default_shapes(unsafe=config.unsafe, lab=config.lab, token=bool(config.headers))
-    specs = build_plan(list(targets), variants, shapes, auth_headers=list(config.headers))
-    notes = []
-    if config.shard:
-        index, count = config.shard
-        specs = shard(specs, index, count)
-        if not specs:
-            notes.append(
-                f"Shard {index}/{count} holds no probes: shards divide the plan by origin, "
-                f"and this plan has {len(variants)} origins for {count} shards."
-            )
-    if any(s.safe_substitute for s in shapes):
-        notes.append(
-            "Preflighted probes used GET with an Authorization header instead of "
-            "a JSON POST, because --unsafe was not given: no state-changing method reached "
-            "the target."
-        )
-    return Plan(tuple(targets), tuple(variants), tuple(specs), tuple(notes))
 
 
 DEFAULT_PROFILES: Mapping[Engine, str] = {
@@ -168,190 +93,6 @@ _ENGINE_NOTES = (
     "WebKit here is WebKitGTK (MiniBrowser), and Chromium and Firefox are the Debian builds "
     "or Playwright's; none of them is Safari or branded Chrome. Verdicts describe the engines.",
 )
-
-
-def _cap_per_class(variants: Sequence[OriginVariant], limit: int) -> list[OriginVariant]:
-    """Keep the first ``limit`` origins of each class; ``null`` keeps every way of making it."""
-    kept: list[OriginVariant] = []
-    seen: dict[str, int] = defaultdict(int)
-    for variant in variants:
-        if variant.role is Role.ATTACKER and variant.klass != "null":
-            seen[variant.klass] += 1
-            if seen[variant.klass] > limit:
-                continue
-        kept.append(variant)
-    return kept
-
-
-def run_sync(config: RunConfig, *, lab: Any | None = None, sink: Sink | None = None) -> RunReport:
-    """Run verify to completion from synchronous code (tests, scripts)."""
-    runner = Runner(config, sink=sink, lab=lab)
-
-    async def go() -> RunReport:
-        try:
-            return await runner.run()
-        finally:
-            await runner._close_playwright()
-
-    return asyncio.run(go())
-
-
-def page_url(variant: OriginVariant) -> str:
-    """Where the browser goes to get the variant's origin."""
-    host_origin = variant.origin if variant.via is Via.PAGE else OPAQUE_HOST
-    query = f"role={variant.role.value}&klass={quote(variant.klass)}"
-    return f"{host_origin.serialize()}{PROBE_PATH}?{query}"
-
-
-def probe_url(spec: ProbeSpec, marker: str | None = None) -> str:
-    """The URL page JavaScript requests for this probe, with the wire marker if given.
-
-    The marker (:func:`harness.serve.wire.mark`) is removed by the proxy before the request
-    reaches the target; for a redirect variant it rides on the URL the redirector
-    sends the browser to, so the hop that reaches the target carries it.
-    """
-    target = wire.mark(spec.target, marker) if marker else spec.target
-    if spec.variant.via is Via.REDIRECT:
-        return f"{REDIRECTOR.serialize()}{REDIRECT_PATH}?to={quote(target, safe='')}"
-    return target
-
-
-class Harness:
-    """The servers of one run: CA, page server, optional lab, proxy. Always stop it."""
-
-    def __init__(self, config: RunConfig, plan: Plan, *, lab: Any | None = None) -> None:
-        self.config = config
-        self.plan = plan
-        self.lab = lab
-        self.ca: RunCA | None = None
-        self._servers: list[Any] = []
-        self.proxy: Any = None
-        self.lab_port: int | None = None
-        self.wire = WireLog()
-        """What the browsers sent to the targets and what came back (the wire witness)."""
-
-    def start(self) -> None:
-        """Start everything; raises LaunchError with one line when a piece fails."""
-        from harness.serve.proxy import ForwardProxy
-
-        hosts = {v.origin.host for v in self.plan.variants if not v.origin.opaque}
-        hosts |= {OPAQUE_HOST.host, REDIRECTOR.host}
-        hosts |= {urlsplit(t).hostname or "" for t in self.plan.targets}
-        self.ca = RunCA(sorted(h for h in hosts if h))
-        app = create_app(self.plan.targets)
-        # Only the proxy (in this process) connects to the page servers, so they stay
-        # on loopback whatever --bind says; --bind exposes the proxy alone.
-        local = "127.0.0.1"
-        https = BackgroundServer(
-            app,
-            host=local,
-            ssl_certfile=str(self.ca.certfile),
-            ssl_keyfile=str(self.ca.keyfile),
-            name="page server (https)",
-        )
-        http = BackgroundServer(app, host=local, name="page server (http)")
-        self._servers = [https, http]
-        if self.lab is not None:
-            lab_server = BackgroundServer(
-                self.lab.app,
-                ssl_certfile=str(self.ca.certfile),
-                ssl_keyfile=str(self.ca.keyfile),
-                name="lab",
-            )
-            self._servers.append(lab_server)
-        for server in self._servers:
-            server.start()
-        if self.lab is not None:
-            self.lab_port = self._servers[-1].port
-        routes: dict[tuple[str, int], tuple[str, int]] = {}
-        for variant in [
-            *self.plan.variants,
-            OriginVariant(OPAQUE_HOST, "host", Role.ATTACKER, "", ""),
-            OriginVariant(REDIRECTOR, "host", Role.ATTACKER, "", ""),
-        ]:
-            o = variant.origin
-            if o.opaque:
-                continue
-            routes[(o.host, o.port)] = (local, https.port if o.secure else http.port)
-        ours = ssl.create_default_context(cafile=str(self.ca.cafile))
-        intercept, pages = self._targets(routes, ours, https.port, http.port)
-        server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_ssl.load_cert_chain(str(self.ca.certfile), str(self.ca.keyfile))
-        server_ssl.set_alpn_protocols(["http/1.1"])
-        self.proxy = ForwardProxy(
-            routes,
-            bind=self.config.bind,
-            fallback={443: (local, https.port), 80: (local, http.port)},
-            intercept=intercept,
-            pages=pages,
-            server_ssl=server_ssl,
-            wire=self.wire,
-            timeout=self.config.timeout,
-        )
-        self.proxy.start()
-
-    def _targets(
-        self,
-        routes: dict[tuple[str, int], tuple[str, int]],
-        ours: ssl.SSLContext,
-        https_port: int,
-        http_port: int,
-    ) -> tuple[dict[tuple[str, int], Upstream], dict[tuple[str, int], Upstream]]:
-        """Where each target really is: relayed and witnessed, or (no witness) tunnelled.
-
-        Without the witness (``--no-wire-witness``) ``routes`` is changed in place: each
-        target becomes a plain route, tunnelled untouched.
-        """
-        intercept: dict[tuple[str, int], Upstream] = {}
-        pages: dict[tuple[str, int], Upstream] = {}
-        theirs = target_ssl(self.config.insecure)
-        for target in self.plan.targets:
-            t = Origin.from_url(target)
-            key = (t.host, t.port)
-            bare = t.host.strip("[]")
-            if self.lab is not None:
-                dest, tls = ("127.0.0.1", self.lab_port or 0), ours
-            else:
-                dest = self.config.connect_to_map().get((bare, t.port), (bare, t.port))
-                tls = theirs
-            if not self.config.wire:
-                routes[key] = dest
-                continue
-            intercept[key] = Upstream(
-                dest[0], dest[1], tls if t.secure else None, bare, record=True
-            )
-            if key in routes:
-                # The target shares a host with an impersonated origin (a same-origin
-                # frontend): corsproof's own page paths there still go to the page server.
-                pages[key] = Upstream(
-                    "127.0.0.1",
-                    https_port if t.secure else http_port,
-                    ours if t.secure else None,
-                    "127.0.0.1",
-                )
-        return intercept, pages
-
-    def stop(self) -> None:
-        """Stop every server; safe in ``finally``."""
-        if self.proxy is not None:
-            self.proxy.stop()
-        for server in reversed(self._servers):
-            with contextlib.suppress(Exception):
-                server.stop()
-        if self.ca is not None:
-            self.ca.close()
-
-
-def target_ssl(insecure: bool) -> ssl.SSLContext:
-    """The TLS context for connections to real targets: certifi's roots, or none checked."""
-    if insecure:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    else:
-        ctx = ssl.create_default_context(cafile=certifi.where())
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
 
 
 def _user_session(config: RunConfig) -> bool:
@@ -413,7 +154,12 @@ class Runner:
     """Runs one verify: probes in every engine, streaming observations to ``sink``."""
 
     def __init__(
-        self, config: RunConfig, *, sink: Sink | None = None, lab: Any | None = None
+        self,
+        config: RunConfig,
+        *,
+        sink: Sink | None = None,
+        lab: Any | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.config = config
         self.sink = sink or (lambda _e: None)
@@ -424,28 +170,22 @@ class Runner:
         self.errors: list[ToolError] = []
         self.partial = False
         self.started = _now()
-        self.redactor = Redactor(config.secrets)
+        self.redactor = redactor or Redactor(config.secrets)
         self.timings: dict[str, float] = defaultdict(float)
-        self._log_seen = 0
         self._done: set[str] = set()
         self._parallelism = 4
-        self._pages_done = 0
         self._probes_total = 0
         self.session_notes: list[str] = []
         self._harness: Harness | None = None
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
-        # Lab log entries of browser probes, per (user-agent tag, Origin header):
-        # (entry number, path, method, carried the session cookie).
-        self._cookie_log: dict[tuple[str, str], list[tuple[int, str, str, bool]]] = defaultdict(
-            list
-        )
         # Variants that send the same Origin (the three ``null`` ones) must not probe at
         # the same time in one browser profile, or the lab cannot tell whose request
         # carried the cookie.
         self._witness_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.witness_checked = 0
-        self.witness_disagreements: list[dict[str, Any]] = []
-        """Lab runs: probes where the wire and the lab's log disagreed on the cookie."""
+        self._lab_log = LabLog(lab) if lab is not None else None
+        """The lab's log, a second witness of the cookie (lab runs only)."""
+        self._pacer = Pacer(RateLimiter(0), timeout=config.timeout, concurrency=config.concurrency)
+        """Batches and --rate pacing (remade with the run's limiter by ``_run_all``)."""
         self._targets_run: tuple[str, ...] = ()
         self._refused: dict[tuple[Engine, str], str] = {}
         """(engine, origin variant key) -> why the engine would not load a page there."""
@@ -496,12 +236,17 @@ class Runner:
     """Tool errors recorded before :meth:`stop`; None while the run goes on."""
 
     def _emit(self, event: Event) -> None:
-        if self._stopped_at is not None and event.kind in ("error", "warning"):
+        if self._stopped_at is not None and isinstance(event, (ToolFailure, RunWarning)):
             return
         try:
             self.sink(event)
         except Exception as exc:  # a broken sink must not lose the run
-            self.errors.append(ToolError("sink", f"progress output failed: {exc}"))
+            self.errors.append(ToolError(ErrorKind.SINK.value, f"progress output failed: {exc}"))
+
+    def _fail(self, kind: ErrorKind, message: str, shown: str | None = None) -> None:
+        """Record one of the tool's own failures and say so (``shown``, if it differs)."""
+        self.errors.append(ToolError(kind.value, message))
+        self._emit(ToolFailure(kind, shown or message))
 
     def targets(self) -> tuple[str, ...]:
         """The run's targets: the user's, or one URL per lab policy."""
@@ -511,19 +256,12 @@ class Runner:
             raise TargetError("no --target given and the lab is not running")
         return tuple(self.lab.target_urls())
 
-    async def run(self) -> RunReport:
+    async def run(self) -> RunResult:
         """Do the whole run. Partial results survive errors, the budget and cancellation."""
         targets = self.targets()
         self._targets_run = tuple(targets)
         plan = make_plan(self.config, targets)
-        self._emit(
-            Event(
-                "plan",
-                f"{len(plan.specs)} probes: {len(targets)} target(s) x "
-                f"{len(plan.variants)} origin(s)",
-                data={"probes": len(plan.specs)},
-            )
-        )
+        self._emit(PlanReady(len(plan.specs), len(targets), len(plan.variants)))
         harness = Harness(self.config, plan, lab=self.lab)
         self._harness = harness
         t0 = time.monotonic()
@@ -536,7 +274,8 @@ class Runner:
             raise
         finally:
             await asyncio.to_thread(harness.stop)
-        return self.report(plan)
+        self._emit(RunFinished(len(self.observations), self.partial))
+        return self.result(plan)
 
     async def _run_all(self, plan: Plan, harness: Harness) -> None:
         verify: ssl.SSLContext | bool
@@ -551,19 +290,22 @@ class Runner:
             rewrite = self.config.connect_to_map()
         # One --rate limiter for the whole run: the replay and every page of every
         # engine book their requests on it. The lab is ours and on loopback: unlimited.
-        self._limiter = RateLimiter(0 if self.lab is not None else self.config.rate)
+        limiter = RateLimiter(0 if self.lab is not None else self.config.rate)
+        self._pacer = Pacer(
+            limiter, timeout=self.config.timeout, concurrency=self.config.concurrency
+        )
         replayer = Replayer(
             proxy_url=None,
             verify=verify,
             cookie_header=_cookie_header(self.config, plan.targets, self.lab),
             redactor=self.redactor,
             timeout=self.config.timeout,
-            limiter=self._limiter,
+            limiter=limiter,
             concurrency=8 if self.lab is not None else max(2, self.config.concurrency),
             rewrite=rewrite,
         )
         try:
-            await self._check_targets(plan, replayer)
+            plan = await self._check_targets(plan, replayer)
             engines = await self._resolve_engines()
             self._parallelism = max(1, min(4, ORIGIN_PARALLELISM // max(1, len(engines))))
             # The whole plan: probes kept from an interrupted run (--resume) are part
@@ -600,18 +342,11 @@ class Runner:
                 )
             except TimeoutError:
                 self.partial = True
-                self.errors.append(
-                    ToolError(
-                        "budget",
-                        f"the run budget of {self.config.budget:.0f}s ran out; "
-                        "the report holds what was measured",
-                    )
-                )
-                self._emit(
-                    Event(
-                        "error",
-                        f"budget of {self.config.budget:.0f}s exhausted; writing partial report",
-                    )
+                self._fail(
+                    ErrorKind.BUDGET,
+                    f"the run budget of {self.config.budget:.0f}s ran out; "
+                    "the report holds what was measured",
+                    f"budget of {self.config.budget:.0f}s exhausted; writing partial report",
                 )
             if self.config.wire and not self.partial:
                 await self._replay_unwitnessed(plan, replayer, time.monotonic() - t_run)
@@ -666,7 +401,7 @@ class Runner:
         self.evidence[key] = ev
         return ev
 
-    async def _check_targets(self, plan: Plan, replayer: Replayer) -> None:
+    async def _check_targets(self, plan: Plan, replayer: Replayer) -> Plan:
         """Fail early, with one line, when a target cannot be reached at all.
 
         A refused connection or an untrusted certificate is a tool error. A target
@@ -693,16 +428,14 @@ class Runner:
                     # Answers badly: judged per probe, not refused outright. A target
                     # that never answers makes every probe wait out --timeout.
                     self._emit(
-                        Event(
-                            "warning",
+                        RunWarning(
                             f"target {target} did not answer the first request ({err[:120]}); "
-                            "probing it anyway",
+                            "probing it anyway"
                         )
                     )
                     continue
                 unreachable.append(target)
-                self.errors.append(ToolError("target", f"target {target} is unreachable: {err}"))
-                self._emit(Event("error", f"target {target} is unreachable: {err}"))
+                self._fail(ErrorKind.TARGET, f"target {target} is unreachable: {err}")
         if unreachable and len(unreachable) == len(plan.targets):
             raise TargetError(
                 self.errors[-1].message
@@ -711,7 +444,9 @@ class Runner:
                 f"{self.errors[-len(unreachable)].message}"
             )
         if unreachable:
-            plan.specs = tuple(s for s in plan.specs if s.target not in unreachable)
+            kept = tuple(s for s in plan.specs if s.target not in unreachable)
+            return dataclasses.replace(plan, specs=kept)
+        return plan
 
     async def _resolve_engines(self) -> list[ResolvedEngine]:
         found = []
@@ -725,14 +460,14 @@ class Runner:
             except EngineMissing as exc:
                 if choice.explicit:
                     raise
-                self._emit(Event("warning", str(exc)))
-                self.errors.append(ToolError("browser-missing", str(exc)))
+                self._emit(RunWarning(str(exc)))
+                self.errors.append(ToolError(ErrorKind.BROWSER_MISSING.value, str(exc)))
                 continue
             found.append(resolved)
             if resolved.why:
                 line = f"{resolved.engine.value}: {resolved.why}"
                 self.session_notes.append(f"Browser source: {line}.")
-                self._emit(Event("browser", line))
+                self._emit(BrowserChosen(resolved.engine.value, resolved.why))
         return found
 
     async def _open_session(
@@ -770,7 +505,8 @@ class Runner:
                 self._pw_cm, self._pw = await browsers.start_playwright()
         return self._pw
 
-    async def _close_playwright(self) -> None:
+    async def aclose(self) -> None:
+        """Stop Playwright, if this runner started it."""
         if self._pw_cm is not None:
             with contextlib.suppress(Exception):
                 await self._pw_cm.__aexit__(None, None, None)
@@ -815,9 +551,8 @@ class Runner:
             except LaunchError as exc:
                 # Exit code 2 when the user asked for this engine by name; otherwise the
                 # run goes on with the engines that did start, and says so.
-                kind = "launch" if self._explicit(resolved.engine) else "browser-failed"
-                self.errors.append(ToolError(kind, str(exc)))
-                self._emit(Event("error", str(exc)))
+                explicit = self._explicit(resolved.engine)
+                self._fail(ErrorKind.LAUNCH if explicit else ErrorKind.BROWSER_FAILED, str(exc))
                 self._lose(work, resolved.engine, policy, f"browser did not start: {exc}")
                 continue
             self.timings[f"launch:{resolved.engine.value}"] += time.monotonic() - t0
@@ -826,13 +561,8 @@ class Runner:
             note = getattr(session, "note", "")
             if note and note not in self.session_notes:
                 self.session_notes.append(note)
-            self._emit(
-                Event(
-                    "browser",
-                    f"{session.info.engine.value} {session.info.version} "
-                    f"({session.info.source}) cookie profile {policy.value}",
-                )
-            )
+            info = session.info
+            self._emit(BrowserStarted(info.engine.value, info.version, info.source, policy.value))
             holder = [session]
             # Probes the cookie profile cannot change are not run twice: an origin the
             # engine refused to load under the default profile is refused again.
@@ -900,8 +630,7 @@ class Runner:
             after = await self._run_origin(before, resolved, policy, setup, specs, opened)
         except LaunchError as exc:
             # The browser could not be restarted: what is left for it is lost.
-            self.errors.append(ToolError("browser-lost", str(exc)))
-            self._emit(Event("error", str(exc)))
+            self._fail(ErrorKind.BROWSER_LOST, str(exc))
             # This origin's probes were marked when the browser died.
             rest = list(queue)
             queue.clear()
@@ -973,9 +702,7 @@ class Runner:
             why = f"lost: browser stopped answering ({first_line(exc, named=True)})"
             for spec in specs:
                 self._record(_lost(spec, engine, policy, why))
-            self._emit(
-                Event("warning", f"{engine.value}: restarting browser after {type(exc).__name__}")
-            )
+            self._emit(RunWarning(f"{engine.value}: restarting browser after {type(exc).__name__}"))
             with contextlib.suppress(Exception):
                 await session.close()
             session = await self._open_session(resolved, policy, setup)
@@ -992,13 +719,15 @@ class Runner:
         for obs in results:
             counts[obs.outcome.value] += 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        self._pages_done += 1
         self._emit(
-            Event(
-                "origin",
-                f"{len(self.observations)}/{self._probes_total} probes "
-                f"[{engine.value}/{policy.value}] {variant.key}: {summary} "
-                f"({time.monotonic() - t0:.1f}s)",
+            OriginProbed(
+                len(self.observations),
+                self._probes_total,
+                engine.value,
+                policy.value,
+                variant.key,
+                summary,
+                time.monotonic() - t0,
             )
         )
         return session
@@ -1057,10 +786,10 @@ class Runner:
         clock = session.user_agent_tag  # pages of one browser share its clock
         witness_key = (f"corsproof ({engine.value}-{policy.value})", variant.origin.serialize())
         expected_page = "null" if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else expected
-        for chunk in self._chunks(specs):
+        for chunk in self._pacer.chunks(specs):
             ids = [_probe_id(s, engine, policy) for s in chunk]
             batch = [
-                {**self._js_spec(s, timeout_ms, pid), "slots": _slots_of(s)}
+                {**self._js_spec(s, timeout_ms, pid), "slots": slots_of(s)}
                 for s, pid in zip(chunk, ids, strict=True)
             ]
             retry = [
@@ -1068,9 +797,13 @@ class Runner:
             ]
             seq = self._harness.wire.seq if self._harness is not None else 0
             async with self._witness_locks[witness_key]:
-                mark = self._read_lab_log()
-                ran = await self._run_chunk(page, frame, batch, clock, retry)
-                lab_cookies = self._cookie_witness(witness_key, mark)
+                mark = self._lab_log.read() if self._lab_log is not None else 0
+                ran = await self._pacer.run_chunk(page, frame, batch, clock, retry)
+                lab_cookies = (
+                    self._lab_log.cookies_since(witness_key, mark)
+                    if self._lab_log is not None
+                    else None
+                )
             records = await self._settled(ids)
             stray = self._stray(seq, session.user_agent_tag)
             if isinstance(ran, str):
@@ -1109,237 +842,24 @@ class Runner:
                     cookie_reason=cookie_reasons.get(spec.id),
                     timeout_ms=timeout_ms,
                 )
-                self._check_lab_witness(obs, spec, lab_cookies)
+                if self._lab_log is not None and lab_cookies is not None and self.config.wire:
+                    first = self._lab_log.check(obs, spec, lab_cookies)
+                    if first is not None:
+                        self._emit(
+                            RunWarning(
+                                f"the wire and the lab's log disagree on whether {obs.id} sent "
+                                f"the cookie (wire: {first['wire']}, lab: {first['lab_log']})"
+                            )
+                        )
                 out.append(self._record(obs))
         self.timings["probing"] += time.monotonic() - t1
         return out
-
-    _limiter: RateLimiter = RateLimiter(0)
-    """The run's --rate limiter (made by ``_run_all``): the replay and every page share it."""
-    _clocks: dict[str, tuple[float, float, float]] | None = None
-    """Per browser: the narrowest range measured for its clock minus ours (ms), and
-    how long before its booking a batch is sent (s)."""
-
-    def _chunks(self, specs: list[ProbeSpec]) -> list[list[ProbeSpec]]:
-        """The ``evaluate`` batches of one page.
-
-        Unlimited: :data:`BATCH` probes each. Under --rate, also at most about one
-        second of request slots, so a booking never holds the target's budget for
-        long, progress keeps flowing and cancellation stays prompt.
-        """
-        if not self._limiter.interval:
-            return [specs[i : i + BATCH] for i in range(0, len(specs), BATCH)]
-        cap = max(2, int(self._limiter.rate))
-        chunks: list[list[ProbeSpec]] = []
-        current: list[ProbeSpec] = []
-        used = 0
-        for spec in specs:
-            need = _slots_of(spec)
-            if current and (used + need > cap or len(current) >= BATCH):
-                chunks.append(current)
-                current, used = [], 0
-            current.append(spec)
-            used += need
-        if current:
-            chunks.append(current)
-        return chunks
-
-    async def _run_paced(
-        self,
-        page: OriginPage,
-        frame: str | None,
-        batch: list[dict[str, Any]],
-        limit: int,
-        clock: str = "",
-    ) -> list[dict[str, Any]] | str:
-        """Run ``batch`` in the page (in an opaque ``frame`` of that kind if given) under --rate.
-
-        Each round books one run of consecutive slots on the run's limiter for the
-        requests the batch will send (``slots`` per probe, from :func:`_slots_of`) and
-        sends the batch just before the booking starts (by the page's round trip).
-        The page spaces its request starts inside the booking, on its own clock, so
-        time lost on the way counts against the batch, not against the next booking.
-        Probes the page could not start inside the booking (its workers were busy
-        with a slow target, or the batch came late) come back ``not_started`` and are
-        booked again. With no limit this is exactly one ``evaluate``. Returns the
-        page's results in batch order, or why the opaque-origin frame did not run.
-        """
-        if frame is not None and self._limiter.interval:
-            # Load the frame before booking: its load time would eat the booking.
-            wait = self.config.timeout + 5
-            opened = await page.evaluate(
-                "([kind, t]) => __corsproof.openFrame(kind, t)", [frame, int(wait * 1000)], wait + 5
-            )
-            if not isinstance(opened, dict) or not opened.get("ready"):
-                return str(opened.get("error") if isinstance(opened, dict) else opened)
-        skew = lead = 0.0
-        if self._limiter.interval:
-            skew, lead = await self._page_clock(page, clock)
-        results: list[dict[str, Any] | None] = [None] * len(batch)
-        pending = list(range(len(batch)))
-        stalls = 0
-        while pending:
-            part = [batch[i] for i in pending]
-            slots = sum(int(b.get("slots", 1)) for b in part)
-            delay, interval = self._limiter.reserve(slots, not_before=lead)
-            booked = (time.time() + delay) * 1000
-            if delay > lead:
-                await asyncio.sleep(delay - lead)
-            pace = (
-                # The page waits for its booking, or loses what is already past (this
-                # loop woke late, the trip to the page took longer).
-                {
-                    "interval_ms": interval * 1000,
-                    "booked_ms": booked + skew,
-                    "window_ms": slots * interval * 1000,
-                    "force": stalls >= MAX_STALLS,
-                }
-                if interval
-                else None
-            )
-            budget = (
-                self.config.timeout * (len(part) / max(1, limit) + 2) + 10 + slots * interval + lead
-            )
-            if frame is not None:
-                reply = await page.evaluate(
-                    "([kind, b, n, t, p]) => __corsproof.runInFrame(kind, b, n, t, p)",
-                    [frame, part, limit, int(budget * 1000), pace],
-                    budget + 5,
-                )
-                if not isinstance(reply, dict) or "results" not in reply:
-                    return str(reply.get("error") if isinstance(reply, dict) else reply)
-                raws = reply["results"]
-            else:
-                raws = await page.evaluate(
-                    "([b, n, p]) => __corsproof.run(b, n, p)", [part, limit, pace], budget
-                )
-            left = []
-            for i, raw in zip(pending, raws, strict=False):
-                if raw.get("not_started"):
-                    left.append(i)
-                else:
-                    results[i] = raw
-            if left and len(left) == len(pending):
-                # The batch reached the page after its booking had passed: send the
-                # next one earlier, and after a few misses let the first probe go.
-                if stalls >= MAX_STALLS:
-                    raise RuntimeError("the probe page started none of its probes")
-                stalls += 1
-                lead = self._set_lead(clock, 2 * lead + interval)
-            else:
-                stalls = 0
-                lead = self._set_lead(clock, 0.8 * lead)
-            pending = left
-        # A page that returned fewer results than it was given loses the rest, as
-        # before: they are cut at the first missing one so the order holds.
-        out: list[dict[str, Any]] = []
-        for raw in results:
-            if raw is None:
-                break
-            out.append(raw)
-        return out
-
-    async def _page_clock(self, page: OriginPage, clock: str) -> tuple[float, float]:
-        """The page's clock minus ours (ms), and how early to send it a batch (s).
-
-        The offset is the middle of the narrowest range read so far for this browser:
-        a few milliseconds wide, and zero unless the browser runs on another machine.
-        The lead starts at twice the round trip and learns from batches that came late.
-        """
-        asked = time.time()
-        now_ms = float(await page.evaluate("() => Date.now()", None, self.config.timeout + 5))
-        answered = time.time()
-        if self._clocks is None:
-            self._clocks = {}
-        low, high = now_ms - answered * 1000, now_ms + 1 - asked * 1000  # Date.now() floors
-        lead = 2 * (answered - asked)
-        seen = self._clocks.get(clock)
-        if seen is not None:
-            if seen[1] - seen[0] < high - low:
-                low, high = seen[0], seen[1]
-            lead = max(lead, seen[2])
-        self._clocks[clock] = (low, high, lead)
-        return (low + high) / 2, self._set_lead(clock, lead)
-
-    def _set_lead(self, clock: str, lead: float) -> float:
-        lead = min(MAX_LEAD, max(MIN_LEAD, lead))
-        if self._clocks is not None and clock in self._clocks:
-            low, high, _ = self._clocks[clock]
-            self._clocks[clock] = (low, high, lead)
-        return lead
 
     def _proxy_saw(self, session: EngineSession, variant: OriginVariant) -> bool | None:
         if self._harness is None or self._harness.proxy is None:
             return None
         o = variant.origin
         return bool(self._harness.proxy.saw(session.user_agent_tag, f"{o.host}:{o.port}"))
-
-    async def _run_chunk(
-        self,
-        page: OriginPage,
-        frame: str | None,
-        batch: list[dict[str, Any]],
-        clock: str,
-        retry_urls: Sequence[str] = (),
-    ) -> list[dict[str, Any]] | str:
-        """One batch in the page; probes that timed out are run once more, alone.
-
-        A retried probe goes to ``retry_urls[i]`` (its second wire marker), so the wire
-        record of each attempt stays apart; its result says ``attempt: 2``.
-        """
-        ran = await self._run_paced(page, frame, batch, self.config.concurrency, clock)
-        if frame is None and isinstance(ran, list):
-            # A timeout on a busy machine is not a verdict: retry those probes
-            # once, one at a time, before calling them errors.
-            again = [i for i, raw in enumerate(ran) if raw.get("timed_out")]
-            if again:
-                second = [
-                    {**batch[i], "url": retry_urls[i]} if i < len(retry_urls) else batch[i]
-                    for i in again
-                ]
-                retried = await self._run_paced(page, None, second, 1, clock)
-                if isinstance(retried, list):  # always: only a frame answers with a str
-                    for i, raw in zip(again, retried, strict=False):
-                        ran[i] = {**raw, "attempt": 2}
-        return ran
-
-    def _read_lab_log(self) -> int:
-        """File the lab's new log entries by (user-agent tag, Origin); the log position."""
-        if self.lab is None:
-            return 0
-        entries, end = self.lab.log_since(self._log_seen)
-        end = int(end)
-        self._log_seen = end
-        name = self.lab.session_cookie_name
-        for n, entry in enumerate(entries, start=end - len(entries)):
-            if entry.method == "OPTIONS" or entry.origin is None:
-                continue
-            ua = entry.user_agent or ""
-            start = ua.find("corsproof (")
-            if start < 0:
-                continue
-            self._cookie_log[(ua[start:], entry.origin)].append(
-                (n, entry.path, entry.method, name in entry.cookies)
-            )
-        return end
-
-    def _cookie_witness(
-        self, key: tuple[str, str], mark: int
-    ) -> dict[tuple[str, str], bool] | None:
-        """Did the session cookie reach the lab? Server-side truth, from the lab's log.
-
-        Only requests logged since ``mark`` (the start of this batch) count, and the
-        caller holds the lock of ``key``, so no other page with the same Origin in this
-        browser profile sent them: the answer does not depend on scheduling.
-        """
-        if self.lab is None:
-            return None
-        self._read_lab_log()
-        seen: dict[tuple[str, str], bool] = {}
-        for n, path, method, had in self._cookie_log.pop(key, []):
-            if n >= mark:
-                seen[(path, method)] = seen.get((path, method), False) or had
-        return seen
 
     async def _engine_says(
         self, page: OriginPage, chunk: Sequence[ProbeSpec], ran: Sequence[Mapping[str, Any]]
@@ -1511,86 +1031,51 @@ class Runner:
             evidence=ev.key if ev is not None else None,
         )
 
-    def _check_lab_witness(
-        self, obs: Observation, spec: ProbeSpec, lab_cookies: Mapping[tuple[str, str], bool] | None
-    ) -> None:
-        """Hold the wire's cookie verdict against the lab's own log, a second witness."""
-        if lab_cookies is None or not self.config.wire or obs.wire_status is None:
-            return
-        if spec.credentials is not Credentials.INCLUDE:
-            return
-        logged = lab_cookies.get((urlsplit(spec.target).path, spec.shape.method), False)
-        self.witness_checked += 1
-        if logged != obs.cookie_sent:
-            if not self.witness_disagreements:
-                self._emit(
-                    Event(
-                        "warning",
-                        f"the wire and the lab's log disagree on whether {obs.id} sent the "
-                        f"cookie (wire: {obs.cookie_sent}, lab: {logged})",
-                    )
-                )
-            if len(self.witness_disagreements) < 100:
-                self.witness_disagreements.append(
-                    {"probe": obs.id, "wire": obs.cookie_sent, "lab_log": logged}
-                )
-
     def _record(self, obs: Observation) -> Observation:
         if self._stopped_at is not None and obs.outcome is Outcome.ERROR:
             return obs  # cut short by the shutdown: not a result
         self.observations.append(obs)
-        self._emit(Event("observation", observation=obs))
+        self._emit(ObservationMade(obs))
         return obs
 
-    def report(self, plan: Plan | None = None) -> RunReport:
-        """The report as it stands: complete, or partial after an interruption."""
-        from harness import __version__
-        from harness.judge.headercheck import disagreements, header_scan
-        from harness.judge.rules import rules_for_report
-        from harness.judge.verdicts import judge
+    def result(
+        self,
+        plan: Plan | None = None,
+        *,
+        partial: bool = False,
+        failure: ToolError | None = None,
+    ) -> RunResult:
+        """What the run measured so far: complete, or ``partial`` after an interruption.
+
+        ``failure`` is the tool error that ended the run early, if one did; the
+        result is then partial.
+        """
         from harness.serve.pages import render_probe_page
 
-        evidence = list(self.evidence.values())
-        observations = witness.with_victim_data(self.observations)
-        findings = judge(
-            observations,
-            evidence,
+        partial = partial or self.partial or failure is not None
+        errors = (*self.errors[: self._stopped_at], *((failure,) if failure else ()))
+        return RunResult(
+            run_id=self.config.run_id,
+            started=self.started,
+            finished=None if partial else _now(),
+            targets=plan.targets if plan else self.config.targets,
+            browsers=tuple(self.browsers),
+            observations=tuple(self.observations),
+            evidence=tuple(self.evidence.values()),
+            partial=partial,
+            errors=errors,
+            notes=(*(plan.notes if plan else ()), *self.session_notes, *self._engine_notes()),
+            config=self.config.summary(),
             env=self.config.env,
-            engines_run=[b.engine for b in self.browsers],
-        )
-        legit = [o.serialize() for o in self.config.legit_origins]
-        header_only = header_scan(evidence, legit_origins=legit)
-        extra: dict[str, Any] = {
-            "header_only": header_only,
-            "disagreements": disagreements(
-                findings, header_only, observations=observations, evidence=evidence
-            ),
-            "pages": {
+            legit_origins=tuple(o.serialize() for o in self.config.legit_origins),
+            planned_probes=self._probes_total,
+            timings=dict(self.timings),
+            witness=self._witness_summary(self.observations),
+            pages={
                 "attacker page (https://corsproof-attacker.test)": render_probe_page(
                     "https://corsproof-attacker.test", role="attacker", klass="unrelated"
                 ),
             },
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "witness": self._witness_summary(observations),
-            # What "N of M planned probes" counts against (harness.judge.caveats).
-            "plan": {"probes": self._probes_total},
-        }
-        return RunReport(
-            run_id=self.config.run_id,
-            started=self.started,
-            finished=None if self.partial else _now(),
-            targets=plan.targets if plan else self.config.targets,
-            browsers=tuple(self.browsers),
-            probes=tuple(observations),
-            findings=tuple(findings),
-            evidence=tuple(self.evidence.values()),
-            partial=self.partial,
-            errors=tuple(self.errors[: self._stopped_at]),
-            notes=(*(plan.notes if plan else ()), *self.session_notes, *self._engine_notes()),
-            config=self.config.summary(),
-            rules=rules_for_report({f.rule for f in findings}),
-            extra=extra,
-            tool_version=__version__,
         )
 
     def _witness_summary(self, observations: Sequence[Observation]) -> dict[str, Any]:
@@ -1605,18 +1090,12 @@ class Runner:
                 for o in observations
                 if o.credentials is Credentials.INCLUDE and o.cookie_sent is None
             ),
-            "victim_unknown": sum(
-                1 for o in observations if o.wire_status is not None and o.victim_data is None
-            ),
         }
         if self._harness is not None:
             out["unattributed_exchanges"] = self._harness.wire.unattributed
             out["dropped_exchanges"] = self._harness.wire.dropped
-        if self.lab is not None and self.config.wire:
-            out["lab_log"] = {
-                "compared": self.witness_checked,
-                "disagreements": list(self.witness_disagreements),
-            }
+        if self._lab_log is not None and self.config.wire:
+            out["lab_log"] = self._lab_log.summary()
         return out
 
 
@@ -1648,19 +1127,6 @@ def _discard(opening: asyncio.Future[OriginPage]) -> None:
 
 _CLOSING: set[asyncio.Future[None]] = set()
 """Closes in flight; held so the event loop does not drop them half-way."""
-
-
-def _slots_of(spec: ProbeSpec) -> int:
-    """Rate-limit slots one probe books: the requests it sends to the target (a
-    preflight and the actual, or the actual), and for a redirect variant one more.
-
-    A redirect variant's request goes to the harness's redirector first and reaches
-    the target only after that hop, at a time the page does not control; the spare
-    slot keeps it from landing on the next probe's slot. What the redirector itself
-    receives does not count against --rate.
-    """
-    sent = 2 if needs_preflight(spec.shape.method, spec.headers) else 1
-    return sent + (1 if spec.variant.via is Via.REDIRECT else 0)
 
 
 def _origin_mismatch(expected: str, got: str) -> tuple[Outcome, str]:
@@ -1722,11 +1188,3 @@ def _now() -> str:
 def default_run_id() -> str:
     """A sortable, filesystem-safe id for a run."""
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def summarize(observations: Iterable[Observation]) -> dict[str, int]:
-    """Counts by outcome."""
-    counts: dict[str, int] = defaultdict(int)
-    for obs in observations:
-        counts[obs.outcome.value] += 1
-    return dict(counts)

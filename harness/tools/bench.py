@@ -18,13 +18,17 @@ import time
 from pathlib import Path
 
 from harness.cli import build_parser, config_from_args
+from harness.judge.assemble import assemble
 from harness.judge.headercheck import header_verdict
 from harness.model.redact import Redactor
 from harness.model.results import ProbeSpec
+from harness.model.run import RunResult
 from harness.report.writers import write_reports
 from harness.run.replay import RateLimiter, Replayer
-from harness.run.runner import Harness, Runner, make_plan
+from harness.run.runner import Runner
 from harness.serve.lab import LAB_ORIGIN, POLICIES, Lab
+from harness.serve.stack import Harness
+from scenarios.plan import make_plan
 
 
 def endpoints(n: int) -> list[str]:
@@ -87,17 +91,17 @@ def bench(n: int, extra: list[str]) -> tuple[int, float, float]:
     config = config_from_args(ns)
     runner = Runner(config, lab=lab)
 
-    async def go() -> None:
+    async def go() -> RunResult:
         try:
-            await runner.run()
+            return await runner.run()
         finally:
-            await runner._close_playwright()
+            await runner.aclose()
 
     t0 = time.monotonic()
-    asyncio.run(go())
+    result = asyncio.run(go())
     wall = time.monotonic() - t0
     t1 = time.monotonic()
-    report = runner.report(None)
+    report = assemble(result)
     write_reports(report.to_dict(), out / f"n{n}", ["html", "json"])
     report_time = time.monotonic() - t1
     probes = len(runner.observations)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from harness.cli import build_parser, config_from_args
 from harness.model.results import Finding, Observation, observation_to_dict
-from harness.run.runner import run_sync
+from harness.pipeline import run_sync
 from harness.serve.lab import Lab
 
 ProbeKey = tuple[str, ...]

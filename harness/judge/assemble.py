@@ -1,0 +1,65 @@
+"""Assemble the run report: judge a :class:`~harness.model.run.RunResult`.
+
+The one place a run's measurements become findings: whose data each answer held
+(:mod:`harness.judge.victim`), the findings (:mod:`harness.judge.verdicts`), the
+header-only comparison (:mod:`harness.judge.headercheck`) and the rules that fired.
+Pure: the same result always gives the same report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import __version__
+from harness.judge.headercheck import disagreements, header_scan
+from harness.judge.rules import rules_for_report
+from harness.judge.verdicts import judge
+from harness.judge.victim import with_victim_data
+from harness.model.results import RunReport
+from harness.model.run import RunResult
+
+
+def assemble(result: RunResult) -> RunReport:
+    """The report for ``result``: its observations judged, with the comparison."""
+    evidence = list(result.evidence)
+    observations = with_victim_data(result.observations)
+    findings = judge(
+        observations,
+        evidence,
+        env=result.env,
+        engines_run=[b.engine for b in result.browsers],
+    )
+    header_only = header_scan(evidence, legit_origins=list(result.legit_origins))
+    extra: dict[str, Any] = {
+        "header_only": header_only,
+        "disagreements": disagreements(
+            findings, header_only, observations=observations, evidence=evidence
+        ),
+        "pages": dict(result.pages),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "witness": {
+            **result.witness,
+            # Judged here, after whose data each answer held is worked out.
+            "victim_unknown": sum(
+                1 for o in observations if o.wire_status is not None and o.victim_data is None
+            ),
+        },
+        "plan": {"probes": result.planned_probes},
+    }
+    return RunReport(
+        run_id=result.run_id,
+        started=result.started,
+        finished=result.finished,
+        targets=result.targets,
+        browsers=result.browsers,
+        probes=tuple(observations),
+        findings=tuple(findings),
+        evidence=result.evidence,
+        partial=result.partial,
+        errors=result.errors,
+        notes=result.notes,
+        config=result.config,
+        rules=rules_for_report({f.rule for f in findings}),
+        extra=extra,
+        tool_version=__version__,
+    )

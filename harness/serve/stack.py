@@ -1,0 +1,188 @@
+"""The servers one run stands up: the CA, the page server, the forward proxy with
+its wire witness and relay, and (for lab runs) the lab; plus the URLs pages use.
+
+:class:`Harness` starts them for a plan and stops them; nothing here drives a
+browser or judges anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import certifi
+
+from harness.config import RunConfig
+from harness.model.results import Origin, OriginVariant, ProbeSpec, Role, Via
+from harness.serve import wire
+from harness.serve.ca import RunCA
+from harness.serve.pages import PROBE_PATH, REDIRECT_PATH, create_app
+from harness.serve.relay import Upstream
+from harness.serve.servers import BackgroundServer
+from harness.serve.wire import WireLog
+from scenarios.plan import Plan
+
+OPAQUE_HOST = Origin("https", "opaque-host.corsproof-attacker.test", 443)
+"""The page that hosts the ``null``-origin iframes and starts the redirect chain."""
+REDIRECTOR = Origin("https", "redirector.corsproof-attacker.test", 443)
+"""A second attacker origin whose redirect taints the request origin to ``null``."""
+
+
+def page_url(variant: OriginVariant) -> str:
+    """Where the browser goes to get the variant's origin."""
+    host_origin = variant.origin if variant.via is Via.PAGE else OPAQUE_HOST
+    query = f"role={variant.role.value}&klass={quote(variant.klass)}"
+    return f"{host_origin.serialize()}{PROBE_PATH}?{query}"
+
+
+def probe_url(spec: ProbeSpec, marker: str | None = None) -> str:
+    """The URL page JavaScript requests for this probe, with the wire marker if given.
+
+    The marker (:func:`harness.serve.wire.mark`) is removed by the proxy before the request
+    reaches the target; for a redirect variant it rides on the URL the redirector
+    sends the browser to, so the hop that reaches the target carries it.
+    """
+    target = wire.mark(spec.target, marker) if marker else spec.target
+    if spec.variant.via is Via.REDIRECT:
+        return f"{REDIRECTOR.serialize()}{REDIRECT_PATH}?to={quote(target, safe='')}"
+    return target
+
+
+class Harness:
+    """The servers of one run: CA, page server, optional lab, proxy. Always stop it."""
+
+    def __init__(self, config: RunConfig, plan: Plan, *, lab: Any | None = None) -> None:
+        self.config = config
+        self.plan = plan
+        self.lab = lab
+        self.ca: RunCA | None = None
+        self._servers: list[Any] = []
+        self.proxy: Any = None
+        self.lab_port: int | None = None
+        self.wire = WireLog()
+        """What the browsers sent to the targets and what came back (the wire witness)."""
+
+    def start(self) -> None:
+        """Start everything; raises LaunchError with one line when a piece fails."""
+        from harness.serve.proxy import ForwardProxy
+
+        hosts = {v.origin.host for v in self.plan.variants if not v.origin.opaque}
+        hosts |= {OPAQUE_HOST.host, REDIRECTOR.host}
+        hosts |= {urlsplit(t).hostname or "" for t in self.plan.targets}
+        self.ca = RunCA(sorted(h for h in hosts if h))
+        app = create_app(self.plan.targets)
+        # Only the proxy (in this process) connects to the page servers, so they stay
+        # on loopback whatever --bind says; --bind exposes the proxy alone.
+        local = "127.0.0.1"
+        https = BackgroundServer(
+            app,
+            host=local,
+            ssl_certfile=str(self.ca.certfile),
+            ssl_keyfile=str(self.ca.keyfile),
+            name="page server (https)",
+        )
+        http = BackgroundServer(app, host=local, name="page server (http)")
+        self._servers = [https, http]
+        if self.lab is not None:
+            lab_server = BackgroundServer(
+                self.lab.app,
+                ssl_certfile=str(self.ca.certfile),
+                ssl_keyfile=str(self.ca.keyfile),
+                name="lab",
+            )
+            self._servers.append(lab_server)
+        for server in self._servers:
+            server.start()
+        if self.lab is not None:
+            self.lab_port = self._servers[-1].port
+        routes: dict[tuple[str, int], tuple[str, int]] = {}
+        for variant in [
+            *self.plan.variants,
+            OriginVariant(OPAQUE_HOST, "host", Role.ATTACKER, "", ""),
+            OriginVariant(REDIRECTOR, "host", Role.ATTACKER, "", ""),
+        ]:
+            o = variant.origin
+            if o.opaque:
+                continue
+            routes[(o.host, o.port)] = (local, https.port if o.secure else http.port)
+        ours = ssl.create_default_context(cafile=str(self.ca.cafile))
+        intercept, pages = self._targets(routes, ours, https.port, http.port)
+        server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ssl.load_cert_chain(str(self.ca.certfile), str(self.ca.keyfile))
+        server_ssl.set_alpn_protocols(["http/1.1"])
+        self.proxy = ForwardProxy(
+            routes,
+            bind=self.config.bind,
+            fallback={443: (local, https.port), 80: (local, http.port)},
+            intercept=intercept,
+            pages=pages,
+            server_ssl=server_ssl,
+            wire=self.wire,
+            timeout=self.config.timeout,
+        )
+        self.proxy.start()
+
+    def _targets(
+        self,
+        routes: dict[tuple[str, int], tuple[str, int]],
+        ours: ssl.SSLContext,
+        https_port: int,
+        http_port: int,
+    ) -> tuple[dict[tuple[str, int], Upstream], dict[tuple[str, int], Upstream]]:
+        """Where each target really is: relayed and witnessed, or (no witness) tunnelled.
+
+        Without the witness (``--no-wire-witness``) ``routes`` is changed in place: each
+        target becomes a plain route, tunnelled untouched.
+        """
+        intercept: dict[tuple[str, int], Upstream] = {}
+        pages: dict[tuple[str, int], Upstream] = {}
+        theirs = target_ssl(self.config.insecure)
+        for target in self.plan.targets:
+            t = Origin.from_url(target)
+            key = (t.host, t.port)
+            bare = t.host.strip("[]")
+            if self.lab is not None:
+                dest, tls = ("127.0.0.1", self.lab_port or 0), ours
+            else:
+                dest = self.config.connect_to_map().get((bare, t.port), (bare, t.port))
+                tls = theirs
+            if not self.config.wire:
+                routes[key] = dest
+                continue
+            intercept[key] = Upstream(
+                dest[0], dest[1], tls if t.secure else None, bare, record=True
+            )
+            if key in routes:
+                # The target shares a host with an impersonated origin (a same-origin
+                # frontend): corsproof's own page paths there still go to the page server.
+                pages[key] = Upstream(
+                    "127.0.0.1",
+                    https_port if t.secure else http_port,
+                    ours if t.secure else None,
+                    "127.0.0.1",
+                )
+        return intercept, pages
+
+    def stop(self) -> None:
+        """Stop every server; safe in ``finally``."""
+        if self.proxy is not None:
+            self.proxy.stop()
+        for server in reversed(self._servers):
+            with contextlib.suppress(Exception):
+                server.stop()
+        if self.ca is not None:
+            self.ca.close()
+
+
+def target_ssl(insecure: bool) -> ssl.SSLContext:
+    """The TLS context for connections to real targets: certifi's roots, or none checked."""
+    if insecure:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cafile=certifi.where())
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx

@@ -8,6 +8,7 @@ lab's own request log (cookie names per request and engine).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -16,10 +17,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import HAVE_CHROMIUM, HAVE_FIREFOX, HAVE_WEBKIT, LabRun, lab_run, only_classes
@@ -28,9 +31,13 @@ from harness.cli import build_parser, config_from_args, main
 from harness.config import EngineChoice, is_loopback, parse_remote
 from harness.engines import playwright as browsers
 from harness.engines.paths import minibrowser
-from harness.engines.playwright import resolve
+from harness.engines.playwright import SessionSetup, resolve
+from harness.engines.webkit import webkit_session
+from harness.engines.webkit.driver import Driver, LocalDriverFactory
+from harness.engines.webkit.remote import RemoteDriverFactory
+from harness.engines.webkit.session import COOKIE_PROFILE_NOTES, WebKitSession
 from harness.model.errors import EXIT_TOOL_ERROR, ConfigError, LaunchError
-from harness.model.results import Engine
+from harness.model.results import CookiePolicy, Engine
 from harness.serve.lab import Lab
 from harness.serve.stack import Harness
 from scenarios.plan import make_plan
@@ -452,6 +459,157 @@ def test_remote_webkit_matches_a_local_run(webdriver_endpoint: str, tmp_path: Pa
     there, here = _outcomes(remote, {"webkit"}), _outcomes(local, {"webkit"})
     assert there.keys() == here.keys() and there
     assert {k: (there[k], here[k]) for k in there if there[k] != here[k]} == {}
+
+
+class _FakeWebDriver:
+    """Just enough of a Selenium WebDriver for the session's bookkeeping; no browser."""
+
+    capabilities = {"browserVersion": "2.50.6"}
+
+    def __init__(self, factory: _CountingFactory) -> None:
+        self._factory = factory
+        self.url = "about:blank"
+        self.ended = False
+
+    def get(self, url: str) -> None:
+        self.url = url
+
+    def set_page_load_timeout(self, seconds: float) -> None:
+        pass
+
+    def set_script_timeout(self, seconds: float) -> None:
+        pass
+
+    def execute_script(self, script: str, *args: Any) -> Any:
+        if "navigator.userAgent" in script:
+            return "Mozilla/5.0 AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0"
+        if "__corsproof_stay = true" in script:
+            return self.url
+        parts = urlsplit(self.url)
+        return [f"{parts.scheme}://{parts.netloc}", False, self.url]
+
+    def execute_async_script(self, script: str, arg: Any) -> Any:
+        return arg
+
+    def get_cookies(self) -> list[dict[str, Any]]:
+        return []
+
+    def delete_all_cookies(self) -> None:
+        pass
+
+    def add_cookie(self, cookie: Mapping[str, Any]) -> None:
+        pass
+
+    def quit(self) -> None:
+        # Quitting an ended session again is harmless in WebDriver; count it once.
+        if not self.ended:
+            self.ended = True
+            self._factory.quit_one()
+
+
+class _CountingFactory:
+    """A DriverFactory whose drivers are fakes; counts how many are open at once."""
+
+    needs_display = False
+    binary_location = ""
+    note = "WebKit ran on a counting factory."
+
+    def __init__(self, max_sessions: int | None) -> None:
+        self.max_sessions = max_sessions
+        self.open = self.peak = 0
+        self.envs: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+    def proxy_url(self, proxy_url: str) -> str:
+        return proxy_url
+
+    def launch(self, opts: Any, env: Mapping[str, str]) -> Driver:
+        with self._lock:
+            self.open += 1
+            self.peak = max(self.peak, self.open)
+            self.envs.append(dict(env))
+        return Driver(_FakeWebDriver(self), None)
+
+    def quit_one(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+@pytest.mark.parametrize("limit", [1, 2, None])
+def test_limited_sessions_queue_origins_on_slots(limit: int | None) -> None:
+    """At most ``max_sessions`` WebDriver sessions at once; a slot is taken on first use."""
+    factory = _CountingFactory(limit)
+    resolved = browsers.ResolvedEngine(Engine.WEBKIT, "counting", "remote")
+    setup = SessionSetup(proxy_url="http://127.0.0.1:9")
+    session = WebKitSession(resolved, CookiePolicy.DEFAULT, setup, factory)
+
+    async def use(page: Any, n: int) -> Any:
+        try:
+            origin = await page.navigate(f"https://o{n}.example.com/__corsproof/probe", 10)
+            return origin, await page.evaluate("(x) => x", n, 10)
+        finally:
+            await page.close()
+
+    async def go() -> list[Any]:
+        await session.start()
+        try:
+            pages = [await session.open_origin() for _ in range(3)]
+            # A slot never given back would leave the last origins waiting for ever.
+            results = await asyncio.wait_for(
+                asyncio.gather(*(use(p, n) for n, p in enumerate(pages))), 60
+            )
+            if limit is None:
+                assert factory.peak == 3  # each origin its own browser, side by side
+            else:
+                assert 1 <= factory.peak <= limit
+            unused = await session.open_origin()
+            await unused.close()  # closed before use: takes no slot, launches nothing
+            if limit is not None:
+                with pytest.raises(LaunchError, match="closed before it was used"):
+                    await unused.navigate("https://o.example.com/", 10)
+            again = await asyncio.wait_for(use(await session.open_origin(), 9), 60)
+        finally:
+            await session.close()
+        return [*results, again]
+
+    results = asyncio.run(go())
+    assert results == [(f"https://o{n}.example.com", n) for n in (0, 1, 2, 9)]
+    assert factory.open == 0, "a browser was left running"
+    # No local display for a browser elsewhere, and the factory's note in the report.
+    assert all("DISPLAY" not in env for env in factory.envs)
+    assert session.note == f"{COOKIE_PROFILE_NOTES[CookiePolicy.DEFAULT]} {factory.note}"
+
+
+def test_the_remote_factory_describes_the_endpoint() -> None:
+    remote = parse_remote("webkit=http://user:pw@grid.internal:4444/wd/hub?sessions=3&token=t0k3n")
+    factory = RemoteDriverFactory(remote)
+    assert (factory.needs_display, factory.max_sessions, factory.binary_location) == (
+        False,
+        3,
+        "",
+    )
+    assert factory.note == "WebKit ran on the WebDriver endpoint http://grid.internal:4444/wd/hub."
+    assert "t0k3n" not in factory.note and "pw" not in factory.note
+    assert factory.proxy_url("http://10.1.2.3:8080") == "http://10.1.2.3:8080"
+    setup = SessionSetup(proxy_url="http://127.0.0.1:9")
+    there = webkit_session(
+        resolve(EngineChoice(Engine.WEBKIT, explicit=True, remote=remote)),
+        CookiePolicy.PERMISSIVE,
+        setup,
+    )
+    assert isinstance(there.factory, RemoteDriverFactory)
+    assert there.note == f"{COOKIE_PROFILE_NOTES[CookiePolicy.PERMISSIVE]} {factory.note}"
+    # Without a remote, the session starts WebKitWebDriver here, in an Xvfb of its own.
+    here = webkit_session(
+        browsers.ResolvedEngine(Engine.WEBKIT, "/usr/bin/MiniBrowser", "system"),
+        CookiePolicy.PERMISSIVE,
+        setup,
+    )
+    assert isinstance(here.factory, LocalDriverFactory)
+    assert (here.factory.needs_display, here.factory.max_sessions) == (True, None)
+    assert here.factory.binary_location == "/usr/bin/MiniBrowser"
+    assert here.factory.driver_path == "/usr/bin/WebKitWebDriver"
+    assert here.note == COOKIE_PROFILE_NOTES[CookiePolicy.PERMISSIVE]
 
 
 @pytest.mark.browser

@@ -8,9 +8,12 @@ most origin classes disabled so that it stays near a minute.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,10 @@ from conftest import HAVE_WEBKIT, LabRun, assert_witnesses_agree, lab_run
 
 from harness.cli import build_parser, config_from_args
 from harness.engines import playwright as browsers
+from harness.engines import webkit as webkit_package
 from harness.engines.paths import minibrowser
 from harness.engines.playwright import SessionSetup
+from harness.engines.webkit import webkit_session
 from harness.engines.webkit.session import (
     OWNER_ENV,
     WebKitSession,
@@ -137,6 +142,63 @@ def test_playwright_cookie_becomes_a_webdriver_cookie() -> None:
     assert back == {"name": "a", "value": "b", "domain": "x.test", "expires": 5}
 
 
+WEBKIT_PACKAGE = Path(str(webkit_package.__file__)).parent
+
+
+def _webkit_imports(module: str) -> set[str]:
+    """The modules of the WebKit package that ``module`` imports, at the top or in a function."""
+    tree = ast.parse((WEBKIT_PACKAGE / f"{module}.py").read_text("utf-8"))
+    prefix = "harness.engines.webkit."
+    found = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "harness.engines.webkit" if node.level else ""
+            base = ".".join(p for p in (base, node.module or "") if p)
+            # "from harness.engines.webkit import remote" names the module in names.
+            names = [base, *(f"{base}.{a.name}" for a in node.names)]
+        found |= {n.removeprefix(prefix).split(".")[0] for n in names if n.startswith(prefix)}
+    return found - {module}
+
+
+def test_webkit_modules_import_one_way() -> None:
+    modules = sorted(p.stem for p in WEBKIT_PACKAGE.glob("*.py") if p.stem != "__init__")
+    graph = {m: _webkit_imports(m) for m in modules}
+    assert {"driver", "remote", "session"} <= set(graph)
+    assert graph["driver"] == set(), "driver.py is the bottom: it imports no sibling"
+    assert "session" not in graph["remote"] and "remote" not in graph["session"]
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module not in done:
+            for dep in sorted(graph.get(module, ())):
+                visit(dep, (*path, module))
+            done.add(module)
+
+    for module in modules:
+        visit(module, ())
+
+
+def test_importing_the_remote_factory_loads_no_session() -> None:
+    # A fresh interpreter: this one has imported everything already.
+    code = (
+        "import sys, harness.engines.webkit.remote\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('harness.engines.webkit'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=WEBKIT_PACKAGE.parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "harness.engines.webkit.driver" in out
+    assert "harness.engines.webkit.session" not in out, out
+
+
 @needs_xvfb
 def test_xvfb_starts_on_distinct_free_displays_and_stops() -> None:
     with Xvfb() as one, Xvfb() as two:
@@ -183,7 +245,7 @@ def _session(harness: Harness, lab: Lab, policy: CookiePolicy) -> WebKitSession:
         http_only=True,
     )
     setup = SessionSetup(cookies=[cookie], proxy_url=harness.proxy.listener(tag))
-    return WebKitSession(resolved, policy, setup)
+    return webkit_session(resolved, policy, setup)
 
 
 @pytest.mark.browser

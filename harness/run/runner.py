@@ -477,7 +477,7 @@ class Runner:
         if self._harness is not None and self._harness.proxy is not None:
             setup = dataclasses.replace(setup, proxy_url=self._harness.proxy.listener(tag))
         if resolved.engine is Engine.WEBKIT and resolved.source != "playwright":
-            from harness.engines.webkit.remote import webkit_session
+            from harness.engines.webkit import webkit_session
 
             targets = self._harness.plan.targets if self._harness is not None else ()
             # With --remote webkit=URL: a session on that endpoint, without local Xvfb.

@@ -1,12 +1,15 @@
 """WebKit through WebKitGTK's WebDriver (``WebKitWebDriver`` driving ``MiniBrowser``).
 
+The session gets its WebDriver sessions from a
+:class:`~harness.engines.webkit.driver.DriverFactory`: WebKitWebDriver started
+here, or an endpoint on another machine (:mod:`harness.engines.webkit.remote`).
 Selenium is blocking, so every driver call runs in a worker thread (a pool per
 session, so that busy browsers never starve asyncio's default executor).
 All facts below were measured with WebKitGTK 2.50.6 on Debian 12 (with the lab;
 ``tests/test_webkit.py`` re-checks them) and belong in ``docs/engines.md``:
 
-* MiniBrowser needs an X display (``--headless`` hangs), so each session runs its
-  own :class:`~harness.engines.webkit.xvfb.Xvfb`.
+* MiniBrowser needs an X display (``--headless`` hangs), so each session whose
+  browser runs on this machine runs its own :class:`~harness.engines.webkit.xvfb.Xvfb`.
 * Only MiniBrowser's ``--proxy=`` argument gives pages an exact origin through the
   harness proxy; the WebDriver ``proxy`` capability makes WebKit speak TLS to the
   proxy, and a PAC file leaves pages at origin ``null``.
@@ -33,10 +36,8 @@ import contextlib
 import functools
 import json
 import os
-import signal
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,9 +48,9 @@ from harness.engines.playwright import (
     OriginPage,
     ResolvedEngine,
     SessionSetup,
-    reachable_proxy_url,
     without_value,
 )
+from harness.engines.webkit.driver import Driver, DriverFactory
 from harness.engines.webkit.xvfb import Xvfb
 from harness.model.errors import BrowserGone, LaunchError, NavigationError, ScriptError, first_line
 from harness.model.results import BrowserInfo, CookiePolicy, Engine
@@ -118,61 +119,6 @@ class _Threads:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-class _Driver:
-    """One WebDriver session, with the process group of its driver so none can linger."""
-
-    def __init__(self, driver: Any, service: Any) -> None:
-        self.driver = driver
-        self.service = service
-        proc = getattr(service, "process", None)
-        self.pid: int | None = proc.pid if proc is not None else None
-        self.uses = 0
-        """Origins this browser has served."""
-
-    def quit(self) -> None:
-        try:
-            with contextlib.suppress(Exception):
-                self.driver.quit()
-        finally:
-            _kill_group(self.pid)
-
-
-def _kill_group(pid: int | None) -> None:
-    """End WebKitWebDriver and everything it started (MiniBrowser, web/network processes).
-
-    The driver runs in its own session, so its process group holds exactly the
-    processes of this WebDriver session.
-    """
-    if not pid:
-        return
-    for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0)):
-        # After a clean quit only zombies remain (already dead, waiting for init to
-        # reap them); signalling and waiting for those would cost a second per origin.
-        if not _live_members(pid):
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
-        deadline = time.monotonic() + pause
-        while time.monotonic() < deadline and _live_members(pid):
-            time.sleep(0.05)
-
-
-def _live_members(pgid: int) -> list[int]:
-    """Processes of a process group that are not zombies (Linux /proc)."""
-    live = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            # "pid (comm) state ppid pgrp ..."; comm may contain spaces and parens.
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            live.append(int(entry.name))
-    return live
-
-
 def _cookie_host(cookie: Mapping[str, Any]) -> tuple[str, str]:
     """(scheme, host) of a first-party page that may set ``cookie``."""
     if cookie.get("url"):
@@ -236,10 +182,10 @@ class WebKitOriginPage:
 
     def __init__(
         self,
-        drv: _Driver,
+        drv: Driver,
         threads: _Threads | None = None,
-        on_close: Callable[[_Driver], None] | None = None,
-        release: Callable[[_Driver], None] | None = None,
+        on_close: Callable[[Driver], None] | None = None,
+        release: Callable[[Driver], None] | None = None,
     ) -> None:
         self._drv = drv
         self._threads = threads or _Threads()
@@ -349,8 +295,70 @@ class WebKitOriginPage:
         await self._threads.run(self._drv.quit)
 
 
+class _SlotPage:
+    """An origin page that takes one of the browser machine's session slots when first used.
+
+    A WebDriver endpoint serves a fixed number of sessions (WebKitWebDriver itself:
+    one, "Maximum number of active sessions" beyond it, measured). The runner opens
+    more origins than that at once, and gives ``open_origin`` 30 s; waiting for a
+    slot there would time out, so the wait happens in :meth:`navigate` (or a first
+    :meth:`evaluate`), which is not bounded, and the slot is given back on :meth:`close`.
+    """
+
+    def __init__(
+        self, slots: asyncio.Semaphore, open_page: Callable[[], Awaitable[OriginPage]]
+    ) -> None:
+        self._slots = slots
+        self._open_page = open_page
+        self._inner: OriginPage | None = None
+        self._holds = False
+        self._closed = False
+
+    async def _page(self) -> OriginPage:
+        if self._inner is None:
+            if self._closed:
+                raise LaunchError("webkit: the page was closed before it was used")
+            await self._slots.acquire()
+            self._holds = True
+            # The slot is ours until close(), even when opening fails (close releases it).
+            self._inner = await self._open_page()
+        return self._inner
+
+    async def navigate(self, url: str, timeout: float) -> str:
+        return await (await self._page()).navigate(url, timeout)
+
+    async def evaluate(self, expression: str, arg: Any, timeout: float) -> Any:
+        return await (await self._page()).evaluate(expression, arg, timeout)
+
+    async def cors_reasons(self) -> Mapping[str, str]:
+        return {} if self._inner is None else await self._inner.cors_reasons()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._inner is not None:
+                await self._inner.close()
+        finally:
+            if self._holds:
+                self._holds = False
+                self._slots.release()
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else the runner asks of a WebKit page, once there is one.
+        inner = self.__dict__.get("_inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+
 class WebKitSession:
-    """WebKitGTK through Selenium: one Xvfb, WebDriver sessions that serve one origin at a time.
+    """WebKitGTK through Selenium: WebDriver sessions that serve one origin at a time.
+
+    ``factory`` opens the WebDriver sessions and says where the browser runs:
+    with MiniBrowser on this machine the session runs one Xvfb for it; with a
+    limit on sessions (a remote endpoint) origins queue for a slot.
 
     ``start()`` prepares the victim's cookies once (from ``setup``). Every
     :meth:`open_origin` takes an idle MiniBrowser (or launches one), resets its
@@ -367,27 +375,34 @@ class WebKitSession:
         resolved: ResolvedEngine,
         cookie_policy: CookiePolicy,
         setup: SessionSetup,
+        factory: DriverFactory,
         *,
         reset_hosts: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.resolved = resolved
         self.cookie_policy = cookie_policy
         self.setup = setup
+        self.factory = factory
+        """Where the browser runs; opens every WebDriver session of this session."""
         self.user_agent_tag = f"corsproof ({resolved.engine.value}-{cookie_policy.value})"
-        self.note = COOKIE_PROFILE_NOTES[cookie_policy]
-        """How this cookie profile was made, for the report's notes."""
+        self.note = " ".join(n for n in (COOKIE_PROFILE_NOTES[cookie_policy], factory.note) if n)
+        """How this cookie profile was made (and where it ran), for the report's notes."""
         self.info = BrowserInfo(Engine.WEBKIT, "", resolved.source, resolved.executable)
         self._xvfb: Xvfb | None = None
         self._env: dict[str, str] = {}
         self._ua = ""
         self._cookies: list[dict[str, Any]] = []
-        self._live: set[_Driver] = set()
-        self._idle: list[_Driver] = []
+        self._live: set[Driver] = set()
+        self._idle: list[Driver] = []
         self._reset_hosts = sorted(set(reset_hosts))
         """(scheme, host) of every target: responses there may have set cookies."""
         self._lock = threading.Lock()
         self._closed = False
         self._threads = _Threads()
+        limit = factory.max_sessions
+        self._slots = asyncio.Semaphore(limit) if limit is not None else None
+        """One per WebDriver session the browser machine serves at once; idle browsers
+        kept for reuse belong to a finished origin's slot."""
 
     # -- lifecycle -------------------------------------------------------
 
@@ -397,7 +412,7 @@ class WebKitSession:
         return tuple(without_value(c) for c in self._cookies)
 
     async def start(self, timeout: float = START_TIMEOUT) -> None:
-        """Start Xvfb, learn the browser version and UA, and gather the victim's cookies."""
+        """Start Xvfb if needed, learn the browser version and UA, gather the victim's cookies."""
         try:
             await asyncio.wait_for(self._threads.run(self._start), timeout * 2)
         except TimeoutError:
@@ -411,16 +426,18 @@ class WebKitSession:
             raise LaunchError(f"webkit failed to start: {first_line(exc)}") from None
 
     def _start(self) -> None:
-        xvfb = Xvfb().start()
-        if self._closed:  # start() timed out and close() already ran
-            xvfb.stop()
-            raise LaunchError("webkit session is closed")
-        self._xvfb = xvfb
-        self._env = self._xvfb.env()
-        self._env.update(DRIVER_ENV)
-        # Inherited by MiniBrowser and its web and network processes, so that a
-        # leftover can be traced to the corsproof process that started it.
-        self._env[OWNER_ENV] = str(os.getpid())
+        # A browser on another machine has a display there: none is started here.
+        if self.factory.needs_display:
+            xvfb = Xvfb().start()
+            if self._closed:  # start() timed out and close() already ran
+                xvfb.stop()
+                raise LaunchError("webkit session is closed")
+            self._xvfb = xvfb
+            self._env = self._xvfb.env()
+            self._env.update(DRIVER_ENV)
+            # Inherited by MiniBrowser and its web and network processes, so that a
+            # leftover can be traced to the corsproof process that started it.
+            self._env[OWNER_ENV] = str(os.getpid())
         self._learn_browser()
 
     def _learn_browser(self) -> None:
@@ -464,51 +481,26 @@ class WebKitSession:
                 found[_cookie_key(pw)] = pw
         return list(found.values())
 
-    def _launch(self, *, tagged: bool = True) -> _Driver:
-        """A new WebDriver session (a new MiniBrowser) in this session's Xvfb, or remote."""
-        from selenium import webdriver
+    def _launch(self, *, tagged: bool = True) -> Driver:
+        """A new WebDriver session (a new MiniBrowser), from the factory."""
         from selenium.webdriver.webkitgtk.options import Options
-        from selenium.webdriver.webkitgtk.service import Service
 
         if self._closed:
             raise LaunchError("webkit session is closed")
-        remote = self.resolved.remote
         opts = Options()
-        if remote is None:
-            opts.binary_location = self.resolved.executable
-        elif remote.executable:
-            opts.binary_location = remote.executable
+        # Empty (a remote endpoint's own default) is Options' own "not set".
+        opts.binary_location = self.factory.binary_location
         opts.accept_insecure_certs = True
         opts.add_argument("--automation")
         # Loopback hosts (http://localhost:3000 pages) go through this proxy too,
         # without an --ignore-host list (measured).
-        proxy_url = self.setup.proxy_url
-        if remote is not None:
-            proxy_url = reachable_proxy_url(proxy_url, remote.host)
-        opts.add_argument(f"--proxy={proxy_url}")
+        opts.add_argument(f"--proxy={self.factory.proxy_url(self.setup.proxy_url)}")
         for arg in COOKIE_PROFILE_ARGS[self.cookie_policy]:
             opts.add_argument(arg)
         if tagged and self._ua:
             # The lab and the proxy tell engine and profile apart by this suffix.
             opts.add_argument(f"--user-agent={self._ua} {self.user_agent_tag}")
-        if remote is not None:
-            from harness.engines.webkit.remote import remote_driver
-
-            drv = remote_driver(remote, opts)
-        else:
-            service = Service(
-                self.resolved.driver or "/usr/bin/WebKitWebDriver",
-                env=self._env,
-                # Its own process group: quitting can then end every process it started.
-                popen_kw={"start_new_session": True},
-            )
-            try:
-                driver = webdriver.WebKitGTK(service=service, options=opts)
-            except Exception as exc:
-                proc = getattr(service, "process", None)
-                _kill_group(proc.pid if proc is not None else None)
-                raise LaunchError(f"webkit: WebDriver session failed: {first_line(exc)}") from None
-            drv = _Driver(driver, service)
+        drv = self.factory.launch(opts, self._env)
         with self._lock:
             closed = self._closed
             if not closed:
@@ -523,11 +515,18 @@ class WebKitSession:
     # -- EngineSession ---------------------------------------------------
 
     async def open_origin(self) -> OriginPage:
+        """A page for one origin; with limited sessions it takes its slot on first use."""
+        if self._slots is None:
+            return await self._open_page()
+        page: OriginPage = _SlotPage(self._slots, self._open_page)
+        return page
+
+    async def _open_page(self) -> OriginPage:
         drv = await self._threads.run(self._open)
         page: OriginPage = WebKitOriginPage(drv, self._threads, self._forget, self._release)
         return page
 
-    def _open(self) -> _Driver:
+    def _open(self) -> Driver:
         with self._lock:
             drv = self._idle.pop() if self._idle else None
         reused = drv is not None
@@ -546,7 +545,7 @@ class WebKitSession:
         drv.uses += 1
         return drv
 
-    def _release(self, drv: _Driver) -> None:
+    def _release(self, drv: Driver) -> None:
         """Take back a browser whose origin is done; keep it for the next origin if healthy."""
         keep = not self._closed and drv.uses < self.MAX_USES
         if keep:
@@ -563,7 +562,7 @@ class WebKitSession:
         self._forget(drv)
         drv.quit()
 
-    def _forget(self, drv: _Driver) -> None:
+    def _forget(self, drv: Driver) -> None:
         with self._lock:
             self._live.discard(drv)
             if drv in self._idle:

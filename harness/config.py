@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from harness.engines.paths import SYSTEM_BINARIES
 from harness.model.errors import ConfigError, OriginError
 from harness.model.results import CookiePolicy, Engine, Origin, Severity
 
@@ -33,15 +32,6 @@ REMOTE_SCHEMES: dict[Engine, tuple[str, ...]] = {
     Engine.WEBKIT: ("http", "https"),
 }
 
-REMOTE_EXECUTABLES: dict[Engine, str] = {
-    # What a browser machine set up like corsproof's reference machine (Debian 12)
-    # has; `?executable=PATH` overrides it, `?executable=` asks for the server's own.
-    Engine.CHROMIUM: SYSTEM_BINARIES["chromium"][0],
-    Engine.FIREFOX: SYSTEM_BINARIES["firefox"][0],
-    # Empty: WebKitWebDriver starts the MiniBrowser it was built with.
-    Engine.WEBKIT: "",
-}
-
 EXECUTABLE_PARAM = "executable"
 """Query parameter of a --remote URL that corsproof reads (and removes before connecting)."""
 SESSIONS_PARAM = "sessions"
@@ -55,8 +45,10 @@ class RemoteEndpoint:
     engine: Engine
     url: str = field(repr=False)
     """The endpoint as corsproof connects to it (its own query parameters removed)."""
-    executable: str = ""
-    """The browser's path on the browser machine; empty = the server's own default."""
+    executable: str | None = None
+    """The browser's path on the browser machine: ``?executable=PATH``; empty = the
+    server's own default; None = corsproof's default for the engine
+    (:func:`harness.engines.paths.remote_executable`)."""
     sessions: int = 1
     """WebDriver endpoints only: sessions it serves at once (WebKitWebDriver itself: 1)."""
 
@@ -408,9 +400,9 @@ def parse_remote(text: str) -> RemoteEndpoint:
     """``chromium=ws://host:3000/``, ``firefox=wss://...``, ``webkit=http://grid:4444``.
 
     ``?executable=PATH`` names the browser on the browser machine (defaults:
-    :data:`REMOTE_EXECUTABLES`); for WebKit, ``?sessions=N`` says how many WebDriver
-    sessions the endpoint serves at once (default 1, what WebKitWebDriver itself
-    allows). Every other part of the URL is passed on as given.
+    :func:`harness.engines.paths.remote_executable`); for WebKit, ``?sessions=N``
+    says how many WebDriver sessions the endpoint serves at once (default 1, what
+    WebKitWebDriver itself allows). Every other part of the URL is passed on as given.
     """
     name, sep, url = text.strip().partition("=")
     name = name.strip().lower()
@@ -438,7 +430,7 @@ def parse_remote(text: str) -> RemoteEndpoint:
         raise ConfigError(f"--remote {name}: invalid host in {url!r}")
     if parts.fragment:
         raise ConfigError(f"--remote {name}: drop the #fragment")
-    executable = REMOTE_EXECUTABLES[engine]
+    executable: str | None = None
     sessions = 1
     query = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):

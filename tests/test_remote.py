@@ -30,7 +30,7 @@ from conftest import HAVE_CHROMIUM, HAVE_FIREFOX, HAVE_WEBKIT, LabRun, lab_run, 
 from harness.cli import build_parser, config_from_args, main
 from harness.config import EngineChoice, is_loopback, parse_remote
 from harness.engines import playwright as browsers
-from harness.engines.paths import minibrowser
+from harness.engines.paths import minibrowser, remote_executable
 from harness.engines.playwright import SessionSetup, resolve
 from harness.engines.webkit import webkit_session
 from harness.engines.webkit.driver import Driver, LocalDriverFactory
@@ -86,10 +86,11 @@ def test_remote_option_is_parsed_into_the_engine_choice() -> None:
     by = {ch.engine: ch for ch in c.engines}
     chromium, firefox, webkit = by[Engine.CHROMIUM], by[Engine.FIREFOX], by[Engine.WEBKIT]
     assert chromium.remote and chromium.explicit
-    assert (chromium.remote.url, chromium.remote.executable) == (
+    assert (chromium.remote.url, remote_executable(chromium.remote)) == (
         "ws://browsers.internal:3000/",
         "/usr/bin/chromium",
     )
+    assert webkit.remote and remote_executable(webkit.remote) == ""
     assert firefox.remote and firefox.remote.executable == "/opt/firefox/firefox"
     # corsproof's own parameter is removed; the server's are passed on.
     assert firefox.remote.url == "wss://browsers.internal/pw?token=s3cr3t-token"

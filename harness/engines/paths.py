@@ -1,6 +1,6 @@
 """The system browsers corsproof looks for, and the Debian packages that provide them.
 
-This is the one table of system paths. ``browsers.resolve``, ``config.REMOTE_EXECUTABLES``,
+This is the one table of system paths. ``engines.playwright.resolve``, :func:`remote_executable`,
 the noxfile, ``.ci/run`` (through ``python3 -m harness.engines.paths apt-missing``)
 and the tests all read it. It imports nothing but the standard library, so the
 noxfile and a clean CI machine can use it before anything is installed.
@@ -18,6 +18,10 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for the annotation: this module must import no more than stdlib
+    from harness.config import RemoteEndpoint
 
 SYSTEM_BINARIES: dict[str, tuple[str, ...]] = {
     # Debian 12 (corsproof's reference machine) first.
@@ -27,6 +31,21 @@ SYSTEM_BINARIES: dict[str, tuple[str, ...]] = {
     "webkit": ("/usr/bin/WebKitWebDriver",),
 }
 """Engine -> system executables, in the order they are tried."""
+
+
+def remote_executable(remote: RemoteEndpoint) -> str:
+    """The browser to start on a browser machine; empty = the server's own default.
+
+    ``?executable=PATH`` wins; otherwise what a browser machine set up like
+    corsproof's reference machine (Debian 12) has. WebKitWebDriver starts the
+    MiniBrowser it was built with, so WebKit's default is the server's own.
+    """
+    if remote.executable is not None:
+        return remote.executable
+    if remote.engine.value == "webkit":
+        return ""
+    return SYSTEM_BINARIES[remote.engine.value][0]
+
 
 APT_PACKAGES: dict[str, tuple[str, ...]] = {
     "chromium": ("chromium",),

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from harness.config import EngineChoice, RemoteEndpoint, is_loopback
 from harness.engines.paths import find as find_system
-from harness.engines.paths import minibrowser
+from harness.engines.paths import minibrowser, remote_executable
 from harness.model.errors import (
     BrowserGone,
     EngineMissing,
@@ -152,7 +152,7 @@ def resolve(choice: EngineChoice, source: str = "auto") -> ResolvedEngine:
     if choice.remote is not None:
         # Nothing to find here: the browser machine has it (or says it has not when
         # the session starts).
-        where = choice.remote.executable or "the server's default browser"
+        where = remote_executable(choice.remote) or "the server's default browser"
         return ResolvedEngine(
             engine, f"{where} at {choice.remote.display}", "remote", remote=choice.remote
         )
@@ -639,15 +639,16 @@ class PlaywrightSession:
         """
         engine = self.resolved.engine
         options: dict[str, Any] = {"headless": True}
+        executable = remote_executable(remote)
         if engine is Engine.CHROMIUM:
             options["args"] = CHROMIUM_ARGS
-            if remote.executable:
-                options["executablePath"] = remote.executable
+            if executable:
+                options["executablePath"] = executable
         elif engine is Engine.FIREFOX:
             options["firefoxUserPrefs"] = self._firefox_prefs()
-            if remote.executable:
+            if executable:
                 options["channel"] = "moz-firefox"
-                options["executablePath"] = remote.executable
+                options["executablePath"] = executable
         else:
             raise LaunchError(f"{engine.value}: a Playwright browser server cannot run it here")
         browser_type = getattr(self._pw, engine.value)

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.config import RemoteEndpoint
+from harness.engines.paths import remote_executable
 from harness.engines.playwright import reachable_proxy_url
 from harness.engines.webkit.driver import Driver
 from harness.model.errors import LaunchError, first_line
@@ -44,7 +45,7 @@ class RemoteDriverFactory:
 
     def __init__(self, remote: RemoteEndpoint) -> None:
         self.remote = remote
-        self.binary_location = remote.executable
+        self.binary_location = remote_executable(remote)
         self.note = f"WebKit ran on the WebDriver endpoint {remote.display}."
         self.max_sessions: int | None = remote.sessions
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import shutil
 import socket
@@ -36,7 +35,7 @@ from harness.model.errors import (
     ScriptError,
     first_line,
 )
-from harness.model.results import BrowserInfo, CookiePolicy, Engine, base_url
+from harness.model.results import BrowserInfo, CookiePolicy, Engine, base_url, user_agent_tag
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -544,8 +543,6 @@ class PlaywrightSession:
         resolved: ResolvedEngine,
         cookie_policy: CookiePolicy,
         setup: SessionSetup,
-        *,
-        insecure_targets: bool = True,
     ) -> None:
         self.resolved = resolved
         self.cookie_policy = cookie_policy
@@ -560,7 +557,7 @@ class PlaywrightSession:
         self._persistent: Any = None
         self._profile_dir: str | None = None
         self._state: Any = None
-        self.user_agent_tag = f"corsproof ({resolved.engine.value}-{cookie_policy.value})"
+        self.user_agent_tag = user_agent_tag(resolved.engine, cookie_policy)
         self._ua: str | None = None
         self.info = BrowserInfo(resolved.engine, "", resolved.source, resolved.executable)
 
@@ -811,8 +808,3 @@ def cookie_for_playwright(
     }
     cookie["domain"] = f".{domain}" if domain else host
     return cookie
-
-
-def environment_ok() -> bool:
-    """True when a display or Xvfb is available for engines that need one."""
-    return bool(os.environ.get("DISPLAY")) or shutil.which("Xvfb") is not None

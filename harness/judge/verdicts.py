@@ -36,6 +36,7 @@ from harness.judge.headercheck import (
 from harness.judge.rules import MAX_AGE_CAPS, RULES
 from harness.judge.story import EvidenceIndex
 from harness.model.cors import (
+    SAFELISTED_HEADERS,
     SAFELISTED_METHODS,
     preflight_check,
     strict_allow_origin,
@@ -58,10 +59,6 @@ from harness.model.results import (
 
 LOCALHOST = "localhost-trusted"
 
-SAFE_METHODS = SAFELISTED_METHODS
-"""Methods that never need listing in Access-Control-Allow-Methods (CORS-safelisted)."""
-SAFELISTED_HEADERS = frozenset({"accept", "accept-language", "content-language", "content-type"})
-"""Request headers the CORS spec safelists; allowing them explicitly is harmless."""
 SENSITIVE_EXPOSE = re.compile(
     r"^(set-cookie|set-cookie2|authorization)$|token|secret|session|internal"
 )
@@ -792,7 +789,7 @@ def _vary(target: str, t_obs: Sequence[Observation], t_ev: Sequence[Evidence]) -
 def _overbroad(
     target: str, t_obs: Sequence[Observation], t_ev: Sequence[Evidence]
 ) -> list[Finding]:
-    needed_methods = set(SAFE_METHODS) | {o.method.upper() for o in t_obs if o.method}
+    needed_methods = set(SAFELISTED_METHODS) | {o.method.upper() for o in t_obs if o.method}
     needed_headers = set(SAFELISTED_HEADERS)
     if any(o.credentials is Credentials.INCLUDE for o in t_obs):
         # Credentialed probes stand for authenticated use, which commonly sends a

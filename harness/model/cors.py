@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from harness.model.results import HttpExchange
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
+"""Methods that never need a preflight nor listing in Access-Control-Allow-Methods."""
+SAFELISTED_HEADERS = frozenset({"accept", "accept-language", "content-language", "content-type"})
+"""Request headers the Fetch standard safelists (content-type only for the three
+simple types); allowing them explicitly is harmless."""
 _SIMPLE_CONTENT_TYPES = frozenset(
     {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
 )
@@ -34,7 +38,7 @@ def unsafe_header_names(headers: Sequence[tuple[str, str]]) -> list[str]:
     out = []
     for name, value in headers:
         lower = name.lower()
-        if lower in ("accept", "accept-language", "content-language"):
+        if lower in SAFELISTED_HEADERS and lower != "content-type":
             continue
         if lower == "content-type" and value.split(";")[0].strip().lower() in _SIMPLE_CONTENT_TYPES:
             continue

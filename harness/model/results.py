@@ -99,6 +99,15 @@ class CookiePolicy(str, enum.Enum):
     """Third-party cookies allowed everywhere: what the server allows."""
 
 
+USER_AGENT_TAG = "corsproof ("
+"""How the tag added to every browser's User-Agent starts (lab and proxy look for it)."""
+
+
+def user_agent_tag(engine: Engine, policy: CookiePolicy) -> str:
+    """The User-Agent suffix that tells the lab and the proxy engine and profile apart."""
+    return f"{USER_AGENT_TAG}{engine.value}-{policy.value})"
+
+
 class Role(str, enum.Enum):
     """Whether an origin belongs to the application or to an attacker."""
 
@@ -497,6 +506,24 @@ def base_url(scheme: str, host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}"
+
+
+IDENTITY_FIELDS = (
+    "target",
+    "origin",
+    "via",
+    "engine",
+    "cookie_policy",
+    "shape",
+    "credentials",
+    "api",
+)
+"""What identifies a probe across runs (ids are per plan, so not the id)."""
+
+
+def probe_identity(p: Mapping[str, Any]) -> tuple[str, ...]:
+    """A probe's identity across runs, from its report.json row (``via`` defaults to page)."""
+    return tuple(str(p.get(f, "page")) if f == "via" else str(p[f]) for f in IDENTITY_FIELDS)
 
 
 def observation_to_dict(obs: Observation) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from harness.model.results import (
     browser_from_dict,
     evidence_from_dict,
     observation_from_dict,
+    probe_identity,
 )
 
 
@@ -118,19 +119,6 @@ def merge(
     )
 
 
-def _probe_key(p: Mapping[str, Any]) -> tuple[str, ...]:
-    return (
-        str(p["target"]),
-        str(p["origin"]),
-        str(p.get("via", "page")),
-        str(p["engine"]),
-        str(p["cookie_policy"]),
-        str(p["shape"]),
-        str(p["credentials"]),
-        str(p["api"]),
-    )
-
-
 def drift(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
     """What changed since the baseline: probe outcomes per origin x engine, and findings.
 
@@ -138,10 +126,10 @@ def drift(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, 
     browser versions) or from a server change; the two are told apart by which
     engines changed.
     """
-    before = {_probe_key(p): p for p in baseline.get("probes", [])}
+    before = {probe_identity(p): p for p in baseline.get("probes", [])}
     changes = []
     for p in current.get("probes", []):
-        old = before.get(_probe_key(p))
+        old = before.get(probe_identity(p))
         if old is not None and old.get("outcome") != p.get("outcome"):
             changes.append(
                 {

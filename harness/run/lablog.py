@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.model.results import Credentials, Observation, ProbeSpec
+from harness.model.results import USER_AGENT_TAG, Credentials, Observation, ProbeSpec
 
 MAX_DISAGREEMENTS = 100
 """Disagreements kept for the report; the count of comparisons is always whole."""
@@ -41,7 +41,7 @@ class LabLog:
             if entry.method == "OPTIONS" or entry.origin is None:
                 continue
             ua = entry.user_agent or ""
-            start = ua.find("corsproof (")
+            start = ua.find(USER_AGENT_TAG)
             if start < 0:
                 continue
             self._log[(ua[start:], entry.origin)].append(

@@ -50,6 +50,7 @@ from harness.model.results import (
     ProbeSpec,
     ToolError,
     Via,
+    user_agent_tag,
 )
 from harness.model.run import RunResult
 from harness.run import witness
@@ -473,7 +474,7 @@ class Runner:
     async def _open_session(
         self, resolved: ResolvedEngine, policy: CookiePolicy, setup: SessionSetup
     ) -> EngineSession:
-        tag = f"corsproof ({resolved.engine.value}-{policy.value})"
+        tag = user_agent_tag(resolved.engine, policy)
         if self._harness is not None and self._harness.proxy is not None:
             setup = dataclasses.replace(setup, proxy_url=self._harness.proxy.listener(tag))
         if resolved.engine is Engine.WEBKIT and resolved.source != "playwright":
@@ -784,7 +785,7 @@ class Runner:
         t1 = time.monotonic()
         frame = variant.via.value if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else None
         clock = session.user_agent_tag  # pages of one browser share its clock
-        witness_key = (f"corsproof ({engine.value}-{policy.value})", variant.origin.serialize())
+        witness_key = (user_agent_tag(engine, policy), variant.origin.serialize())
         expected_page = "null" if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else expected
         for chunk in self._pacer.chunks(specs):
             ids = [_probe_id(s, engine, policy) for s in chunk]

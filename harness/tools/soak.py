@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from harness.cli import build_parser, config_from_args
-from harness.model.results import Finding, Observation, observation_to_dict
+from harness.model.results import Finding, Observation, observation_to_dict, probe_identity
 from harness.pipeline import run_sync
 from harness.serve.lab import Lab
 
@@ -26,17 +26,8 @@ SHOWN_PER_RUN = 50
 
 
 def probe_key(p: Observation) -> ProbeKey:
-    """What identifies a probe across runs (ids are per run, so not the id)."""
-    return (
-        p.target,
-        p.origin,
-        p.via.value,
-        p.engine.value,
-        p.cookie_policy.value,
-        p.shape,
-        p.credentials.value,
-        p.api,
-    )
+    """What identifies a probe across runs (:func:`harness.model.results.probe_identity`)."""
+    return probe_identity(observation_to_dict(p))
 
 
 class Tally:

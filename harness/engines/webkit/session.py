@@ -53,7 +53,7 @@ from harness.engines.playwright import (
 from harness.engines.webkit.driver import Driver, DriverFactory
 from harness.engines.webkit.xvfb import Xvfb
 from harness.model.errors import BrowserGone, LaunchError, NavigationError, ScriptError, first_line
-from harness.model.results import BrowserInfo, CookiePolicy, Engine
+from harness.model.results import BrowserInfo, CookiePolicy, Engine, user_agent_tag
 
 COOKIE_SETTER_PATH = "/__corsproof_cookie_setter"
 """A first-party URL on the cookie's host; WebDriver only adds cookies for the current
@@ -384,7 +384,7 @@ class WebKitSession:
         self.setup = setup
         self.factory = factory
         """Where the browser runs; opens every WebDriver session of this session."""
-        self.user_agent_tag = f"corsproof ({resolved.engine.value}-{cookie_policy.value})"
+        self.user_agent_tag = user_agent_tag(resolved.engine, cookie_policy)
         self.note = " ".join(n for n in (COOKIE_PROFILE_NOTES[cookie_policy], factory.note) if n)
         """How this cookie profile was made (and where it ran), for the report's notes."""
         self.info = BrowserInfo(Engine.WEBKIT, "", resolved.source, resolved.executable)

@@ -211,7 +211,7 @@ def counting_target(tmp_path: Path) -> Iterator[CountingTarget]:
     cert, key, log = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "hits.jsonl"
     leaf.cert_chain_pems[0].write_to_path(str(cert))
     leaf.private_key_pem.write_to_path(str(key))
-    server = Path(__file__).with_name("counting_server.py")
+    server = Path(__file__).parent.parent / "counting_server.py"
     proc = subprocess.Popen([sys.executable, str(server), str(cert), str(key), str(log)])
     try:
         deadline = time.monotonic() + 20

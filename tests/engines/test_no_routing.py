@@ -18,7 +18,7 @@ from conftest import needs_chromium, only_classes
 
 from harness.cli import main
 
-HARNESS = Path(__file__).resolve().parent.parent / "harness"
+HARNESS = Path(__file__).resolve().parents[2] / "harness"
 ROUTING = re.compile(r"\.(route|unroute|route_from_har|route_web_socket)\s*\(")
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import needs_chromium
 
 pytestmark = [pytest.mark.browser]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def chromium_browser_pids(root: int) -> set[int]:

@@ -16,7 +16,7 @@ import pytest
 from conftest import needs_chromium
 
 pytestmark = [pytest.mark.browser]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @needs_chromium

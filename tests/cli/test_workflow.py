@@ -23,7 +23,7 @@ from conftest import needs_chromium, only_classes
 from harness.engines import playwright as browsers
 from harness.model.results import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 GITLAB = ROOT / "docs" / "ci" / "gitlab-ci.yml"
 ENGINES = ["chromium", "firefox", "webkit"]

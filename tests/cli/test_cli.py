@@ -190,7 +190,7 @@ def test_every_option_has_help(command: str) -> None:
 
 
 def test_readme_names_the_corsproof_command() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["corsproof"] == "harness.cli:main"
     readme = (root / "README.md").read_text()

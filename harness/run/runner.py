@@ -21,7 +21,7 @@ import datetime as dt
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,8 +69,10 @@ from harness.run.events import (
     ToolFailure,
 )
 from harness.run.lablog import LabLog
+from harness.run.outcomes import ev_key, lost, origin_mismatch, probe_id, unjudged
 from harness.run.pacing import Pacer, slots_of
-from harness.run.replay import RateLimiter, Replayer, evidence_key
+from harness.run.replay import RateLimiter, Replayer
+from harness.run.session import cookie_header, playwright_cookies, target_pages
 from harness.serve import wire
 from harness.serve.stack import OPAQUE_HOST, Harness, page_url, probe_url
 from scenarios.plan import Plan, context_groups, make_plan
@@ -94,61 +96,6 @@ _ENGINE_NOTES = (
     "WebKit here is WebKitGTK (MiniBrowser), and Chromium and Firefox are the Debian builds "
     "or Playwright's; none of them is Safari or branded Chrome. Verdicts describe the engines.",
 )
-
-
-def _user_session(config: RunConfig) -> bool:
-    """True when the user supplied the victim's session; the lab's own is then not added."""
-    return bool(config.cookies or config.login_urls or config.storage_state)
-
-
-def _cookie_header(config: RunConfig, targets: Sequence[str], lab: Any | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for target in targets:
-        host = urlsplit(target).hostname or ""
-        pairs = [f"{c.name}={c.value}" for c in config.cookies if (c.domain or host) in host]
-        if lab is not None and not _user_session(config):
-            pairs.append(f"{lab.session_cookie_name}={lab.session_value}")
-        if pairs:
-            out[host] = "; ".join(pairs)
-    return out
-
-
-def _playwright_cookies(
-    config: RunConfig, targets: Sequence[str], lab: Any | None
-) -> list[dict[str, Any]]:
-    cookies = []
-    for target in targets:
-        parts = urlsplit(target)
-        host = parts.hostname or ""
-        secure_target = parts.scheme == "https"
-        for c in config.cookies:
-            secure = c.secure if c.secure is not None else secure_target
-            same_site = c.same_site or ("None" if secure else "Lax")
-            cookies.append(
-                browsers.cookie_for_playwright(
-                    c.name,
-                    c.value,
-                    host=host,
-                    secure=secure,
-                    same_site=same_site,
-                    path=c.path,
-                    domain=c.domain,
-                    http_only=c.http_only,
-                )
-            )
-        if lab is not None and not _user_session(config):
-            cookies.append(
-                browsers.cookie_for_playwright(
-                    lab.session_cookie_name,
-                    lab.session_value,
-                    host=host,
-                    secure=True,
-                    same_site="None",
-                    http_only=True,
-                )
-            )
-    unique = {(c["name"], c["domain"], c["path"]): c for c in cookies}
-    return list(unique.values())
 
 
 class Runner:
@@ -298,7 +245,7 @@ class Runner:
         replayer = Replayer(
             proxy_url=None,
             verify=verify,
-            cookie_header=_cookie_header(self.config, plan.targets, self.lab),
+            cookie_header=cookie_header(self.config, plan.targets, self.lab),
             redactor=self.redactor,
             timeout=self.config.timeout,
             limiter=limiter,
@@ -326,12 +273,12 @@ class Runner:
                 # Without the wire witness the replay is the only server-side record:
                 # it is gathered while the browsers probe; each origin waits for its own.
                 for spec in plan.specs:
-                    key = _ev_key(spec)
+                    key = ev_key(spec)
                     if key not in self.evidence and key not in self._ev_tasks:
                         self._ev_tasks[key] = asyncio.ensure_future(replayer.evidence_for(spec))
             t_run = time.monotonic()
             setup = SessionSetup(
-                cookies=_playwright_cookies(self.config, plan.targets, self.lab),
+                cookies=playwright_cookies(self.config, plan.targets, self.lab),
                 storage_state=str(self.config.storage_state) if self.config.storage_state else None,
                 login_urls=self.config.login_urls,
                 proxy_url=harness.proxy.url,
@@ -375,7 +322,7 @@ class Runner:
         for spec in plan.specs:
             join = (spec.target, spec.variant.origin.serialize(), spec.shape.name, spec.credentials)
             if join not in covered:
-                todo.setdefault(_ev_key(spec), spec)
+                todo.setdefault(ev_key(spec), spec)
         if not todo:
             return
         left = max(5.0, self.config.budget - spent)
@@ -389,7 +336,7 @@ class Runner:
                 self.evidence.setdefault(ev.key, ev)
 
     async def _evidence(self, spec: ProbeSpec) -> Evidence | None:
-        key = _ev_key(spec)
+        key = ev_key(spec)
         if key in self.evidence:
             return self.evidence[key]
         task = self._ev_tasks.get(key)
@@ -482,7 +429,7 @@ class Runner:
 
             targets = self._harness.plan.targets if self._harness is not None else ()
             # With --remote webkit=URL: a session on that endpoint, without local Xvfb.
-            wk = webkit_session(resolved, policy, setup, reset_hosts=_target_pages(targets))
+            wk = webkit_session(resolved, policy, setup, reset_hosts=target_pages(targets))
             await wk.start()
             session: EngineSession = wk
             return session
@@ -540,7 +487,7 @@ class Runner:
                 work = groups
             if self._done:
                 work = {
-                    k: [s for s in v if _probe_id(s, resolved.engine, policy) not in self._done]
+                    k: [s for s in v if probe_id(s, resolved.engine, policy) not in self._done]
                     for k, v in work.items()
                 }
                 work = {k: v for k, v in work.items() if v}
@@ -638,7 +585,7 @@ class Runner:
             for group in rest:
                 for spec in group:
                     self._record(
-                        _lost(
+                        lost(
                             spec,
                             resolved.engine,
                             policy,
@@ -671,7 +618,7 @@ class Runner:
                 continue
             note = f"{why} (measured under the default cookie profile; cookies do not change it)"
             for spec in specs:
-                self._record(_unjudged(spec, engine, policy, Outcome.NOT_PRODUCIBLE, note, None))
+                self._record(unjudged(spec, engine, policy, Outcome.NOT_PRODUCIBLE, note, None))
         return rest
 
     def _lose(
@@ -679,7 +626,7 @@ class Runner:
     ) -> None:
         for specs in groups.values():
             for spec in specs:
-                self._record(_lost(spec, engine, policy, why))
+                self._record(lost(spec, engine, policy, why))
 
     async def _run_origin(
         self,
@@ -702,7 +649,7 @@ class Runner:
             # The browser hung or died: restart it, and mark this origin's probes lost.
             why = f"lost: browser stopped answering ({first_line(exc, named=True)})"
             for spec in specs:
-                self._record(_lost(spec, engine, policy, why))
+                self._record(lost(spec, engine, policy, why))
             self._emit(RunWarning(f"{engine.value}: restarting browser after {type(exc).__name__}"))
             with contextlib.suppress(Exception):
                 await session.close()
@@ -711,7 +658,7 @@ class Runner:
         except Exception as exc:  # ProbeError, or a fault of ours: never ends the run
             why = f"probe failed: {first_line(exc)}"
             for spec in specs:
-                self._record(_lost(spec, engine, policy, why))
+                self._record(lost(spec, engine, policy, why))
             return session
         finally:
             if page is not None:
@@ -760,14 +707,14 @@ class Runner:
             )
             if invalid:
                 self._refused[(engine, variant.key)] = why
-            return [self._record(_unjudged(s, engine, policy, outcome, why, None)) for s in specs]
+            return [self._record(unjudged(s, engine, policy, outcome, why, None)) for s in specs]
         self.timings["page-load"] += time.monotonic() - t0
         expected = (variant.origin if variant.via is Via.PAGE else OPAQUE_HOST).serialize()
         if origin != expected:
-            outcome, why = _origin_mismatch(expected, origin)
+            outcome, why = origin_mismatch(expected, origin)
             if outcome is Outcome.NOT_PRODUCIBLE:
                 self._refused[(engine, variant.key)] = why
-            return [self._record(_unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
+            return [self._record(unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
         loaded = await page.evaluate("() => typeof __corsproof", None, self.config.timeout + 5)
         if loaded != "object":
             # An engine error page can sit at the requested URL: the origin matches but
@@ -780,7 +727,7 @@ class Runner:
                 self._refused[(engine, variant.key)] = why
             else:
                 outcome, why = Outcome.ERROR, "the probe page did not run in the browser"
-            return [self._record(_unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
+            return [self._record(unjudged(s, engine, policy, outcome, why, origin)) for s in specs]
         out: list[Observation] = []
         t1 = time.monotonic()
         frame = variant.via.value if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else None
@@ -788,7 +735,7 @@ class Runner:
         witness_key = (user_agent_tag(engine, policy), variant.origin.serialize())
         expected_page = "null" if variant.via in (Via.SANDBOX_SRCDOC, Via.DATA_IFRAME) else expected
         for chunk in self._pacer.chunks(specs):
-            ids = [_probe_id(s, engine, policy) for s in chunk]
+            ids = [probe_id(s, engine, policy) for s in chunk]
             batch = [
                 {**self._js_spec(s, timeout_ms, pid), "slots": slots_of(s)}
                 for s, pid in zip(chunk, ids, strict=True)
@@ -810,7 +757,7 @@ class Runner:
             if isinstance(ran, str):
                 why = f"opaque-origin frame did not run: {ran}"
                 out += [
-                    self._record(_unjudged(s, engine, policy, Outcome.NOT_PRODUCIBLE, why, None))
+                    self._record(unjudged(s, engine, policy, Outcome.NOT_PRODUCIBLE, why, None))
                     for s in chunk
                 ]
                 continue
@@ -820,7 +767,7 @@ class Runner:
                     why = f"page had origin {raw.get('page_origin')!r}, not {expected_page!r}"
                     out.append(
                         self._record(
-                            _unjudged(
+                            unjudged(
                                 spec, engine, policy, Outcome.ERROR, why, raw.get("page_origin")
                             )
                         )
@@ -973,7 +920,7 @@ class Runner:
             )
         origin = spec.variant.origin.serialize()
         ev = witness.wire_evidence(
-            _ev_key(spec),
+            ev_key(spec),
             target=spec.target,
             origin=origin,
             shape=spec.shape.name,
@@ -1100,16 +1047,6 @@ class Runner:
         return out
 
 
-def _target_pages(targets: Iterable[str]) -> list[tuple[str, str]]:
-    """(scheme, host) of each target, where its responses could have set cookies."""
-    pages = []
-    for target in targets:
-        parts = urlsplit(target)
-        if parts.hostname:
-            pages.append((parts.scheme, parts.hostname))
-    return pages
-
-
 def _discard(opening: asyncio.Future[OriginPage]) -> None:
     """Close a context that was opened ahead and is not needed, whenever it is ready."""
 
@@ -1128,58 +1065,6 @@ def _discard(opening: asyncio.Future[OriginPage]) -> None:
 
 _CLOSING: set[asyncio.Future[None]] = set()
 """Closes in flight; held so the event loop does not drop them half-way."""
-
-
-def _origin_mismatch(expected: str, got: str) -> tuple[Outcome, str]:
-    exp, seen = urlsplit(expected), urlsplit(got)
-    if exp.scheme == "http" and seen.scheme == "https":
-        return Outcome.NOT_PRODUCIBLE, f"the engine upgraded the page to https ({got})"
-    if got and got != "null" and exp.scheme == seen.scheme and exp.hostname != seen.hostname:
-        return Outcome.NOT_PRODUCIBLE, f"the engine rewrote the host: the page got {got}"
-    return Outcome.ERROR, f"page had origin {got!r}, not {expected!r}"
-
-
-def _ev_key(spec: ProbeSpec) -> str:
-    return evidence_key(
-        spec.target, spec.variant.origin.serialize(), spec.shape.name, spec.credentials
-    )
-
-
-def _probe_id(spec: ProbeSpec, engine: Engine, policy: CookiePolicy) -> str:
-    return f"{spec.id}-{engine.value[:2]}{policy.value[0]}"
-
-
-def _unjudged(
-    spec: ProbeSpec,
-    engine: Engine,
-    policy: CookiePolicy,
-    outcome: Outcome,
-    why: str,
-    page_origin: str | None,
-) -> Observation:
-    return Observation(
-        id=_probe_id(spec, engine, policy),
-        engine=engine,
-        cookie_policy=policy,
-        target=spec.target,
-        origin=spec.variant.origin.serialize(),
-        origin_class=spec.variant.klass,
-        role=spec.variant.role,
-        via=spec.variant.via,
-        page_origin=page_origin,
-        shape=spec.shape.name,
-        method=spec.shape.method,
-        api=spec.api,
-        credentials=spec.credentials,
-        outcome=outcome,
-        error=why[:300] if outcome is not Outcome.NOT_PRODUCIBLE else None,
-        block_reason=why[:300] if outcome is Outcome.NOT_PRODUCIBLE else None,
-        preflighted=spec.shape.preflighted,
-    )
-
-
-def _lost(spec: ProbeSpec, engine: Engine, policy: CookiePolicy, why: str) -> Observation:
-    return _unjudged(spec, engine, policy, Outcome.ERROR, why, None)
 
 
 def _now() -> str:

@@ -21,9 +21,8 @@ import datetime as dt
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from harness.config import RunConfig
 from harness.engines import playwright as browsers
@@ -45,7 +44,6 @@ from harness.model.results import (
     Evidence,
     Observation,
     Origin,
-    OriginVariant,
     Outcome,
     ProbeSpec,
     ToolError,
@@ -54,7 +52,6 @@ from harness.model.results import (
 )
 from harness.model.run import RunResult
 from harness.run import witness
-from harness.run.classify import classify
 from harness.run.events import (
     BrowserChosen,
     BrowserStarted,
@@ -71,10 +68,10 @@ from harness.run.events import (
 from harness.run.lablog import LabLog
 from harness.run.outcomes import ev_key, lost, origin_mismatch, probe_id, unjudged
 from harness.run.pacing import Pacer, slots_of
+from harness.run.probe import ProbeJudge, WireReader, engine_says, js_spec, target_url
 from harness.run.replay import RateLimiter, Replayer
 from harness.run.session import cookie_header, playwright_cookies, target_pages
-from harness.serve import wire
-from harness.serve.stack import OPAQUE_HOST, Harness, page_url, probe_url
+from harness.serve.stack import OPAQUE_HOST, Harness, page_url
 from scenarios.plan import Plan, context_groups, make_plan
 
 ORIGIN_PARALLELISM = 8
@@ -125,6 +122,14 @@ class Runner:
         self._probes_total = 0
         self.session_notes: list[str] = []
         self._harness: Harness | None = None
+        self._wire = WireReader(None, timeout=config.timeout)
+        """The run's wire log as each batch sees it (given the harness by ``run``)."""
+        self._judge = ProbeJudge(
+            wire=config.wire,
+            redactor=self.redactor,
+            evidence=self.evidence,
+            replayed=self._evidence,
+        )
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
         # Variants that send the same Origin (the three ``null`` ones) must not probe at
         # the same time in one browser profile, or the lab cannot tell whose request
@@ -208,10 +213,12 @@ class Runner:
         """Do the whole run. Partial results survive errors, the budget and cancellation."""
         targets = self.targets()
         self._targets_run = tuple(targets)
+        self._judge.targets = self._targets_run
         plan = make_plan(self.config, targets)
         self._emit(PlanReady(len(plan.specs), len(targets), len(plan.variants)))
         harness = Harness(self.config, plan, lab=self.lab)
         self._harness = harness
+        self._wire.harness = harness
         t0 = time.monotonic()
         try:
             await asyncio.to_thread(harness.start)
@@ -697,7 +704,7 @@ class Runner:
         except NavigationError as exc:
             # An engine that will not even connect to the host has refused the origin
             # itself (its URL parser or host validation); that is not an error.
-            asked = self._proxy_saw(session, variant)
+            asked = self._wire.proxy_saw(session, variant)
             invalid = exc.invalid or (variant.via is Via.PAGE and asked is False)
             outcome = Outcome.NOT_PRODUCIBLE if invalid else Outcome.ERROR
             why = (
@@ -720,7 +727,7 @@ class Runner:
             # An engine error page can sit at the requested URL: the origin matches but
             # our page never ran. If the engine never even asked the proxy for the host,
             # it refused the origin; otherwise the page failed to load.
-            asked = self._proxy_saw(session, variant) if variant.via is Via.PAGE else True
+            asked = self._wire.proxy_saw(session, variant) if variant.via is Via.PAGE else True
             if asked is False:
                 outcome = Outcome.NOT_PRODUCIBLE
                 why = f"{engine.value} refuses to load a page on this origin (it never connected)"
@@ -737,11 +744,12 @@ class Runner:
         for chunk in self._pacer.chunks(specs):
             ids = [probe_id(s, engine, policy) for s in chunk]
             batch = [
-                {**self._js_spec(s, timeout_ms, pid), "slots": slots_of(s)}
+                {**js_spec(s, timeout_ms, pid, wire=self.config.wire), "slots": slots_of(s)}
                 for s, pid in zip(chunk, ids, strict=True)
             ]
             retry = [
-                self._probe_target_url(s, f"{pid}.2") for s, pid in zip(chunk, ids, strict=True)
+                target_url(s, f"{pid}.2", wire=self.config.wire)
+                for s, pid in zip(chunk, ids, strict=True)
             ]
             seq = self._harness.wire.seq if self._harness is not None else 0
             async with self._witness_locks[witness_key]:
@@ -752,8 +760,8 @@ class Runner:
                     if self._lab_log is not None
                     else None
                 )
-            records = await self._settled(ids)
-            stray = self._stray(seq, session.user_agent_tag)
+            records = await self._wire.settled(ids)
+            stray = self._wire.stray(seq, session.user_agent_tag)
             if isinstance(ran, str):
                 why = f"opaque-origin frame did not run: {ran}"
                 out += [
@@ -761,7 +769,7 @@ class Runner:
                     for s in chunk
                 ]
                 continue
-            reasons, net_errors, cookie_reasons = await self._engine_says(page, chunk, ran)
+            reasons, net_errors, cookie_reasons = await engine_says(page, chunk, ran)
             for spec, pid, raw in zip(chunk, ids, ran, strict=False):
                 if raw.get("page_origin") != expected_page:
                     why = f"page had origin {raw.get('page_origin')!r}, not {expected_page!r}"
@@ -775,7 +783,7 @@ class Runner:
                     continue
                 attempt = int(raw.get("attempt") or 1)
                 seen = [r for r in records.get(pid, []) if r.attempt == attempt]
-                obs = await self._judge_probe(
+                obs = await self._judge.judge(
                     spec,
                     pid,
                     raw,
@@ -802,182 +810,6 @@ class Runner:
                 out.append(self._record(obs))
         self.timings["probing"] += time.monotonic() - t1
         return out
-
-    def _proxy_saw(self, session: EngineSession, variant: OriginVariant) -> bool | None:
-        if self._harness is None or self._harness.proxy is None:
-            return None
-        o = variant.origin
-        return bool(self._harness.proxy.saw(session.user_agent_tag, f"{o.host}:{o.port}"))
-
-    async def _engine_says(
-        self, page: OriginPage, chunk: Sequence[ProbeSpec], ran: Sequence[Mapping[str, Any]]
-    ) -> tuple[Mapping[str, str], Mapping[str, str], Mapping[str, str]]:
-        """The engine's own reasons for the batch: CORS blocks, network errors, cookies.
-
-        The engine reports over its own channel (CDP, BiDi), which can lag the page's
-        answer; a probe that failed without any reason yet gets a moment to catch up.
-        """
-        net_errors_of = getattr(page, "net_errors", None)
-        cookie_reasons_of = getattr(page, "cookie_reasons", None)
-        for wait in (0.0, 0.05, 0.2):
-            if wait:
-                await asyncio.sleep(wait)
-            reasons = await page.cors_reasons()
-            net_errors = await net_errors_of() if net_errors_of is not None else {}
-            silent = [
-                s
-                for s, raw in zip(chunk, ran, strict=False)
-                if not raw.get("resolved")
-                and not raw.get("timed_out")
-                and s.id not in reasons
-                and s.id not in net_errors
-            ]
-            if not silent or net_errors_of is None:
-                break
-        cookie_reasons = await cookie_reasons_of() if cookie_reasons_of is not None else {}
-        return reasons, net_errors, cookie_reasons
-
-    def _probe_target_url(self, spec: ProbeSpec, marker: str) -> str:
-        """What the page fetches: the target (marked when witnessed) plus the probe fragment."""
-        marked = probe_url(spec, marker if self.config.wire else None)
-        return marked + browsers.PROBE_FRAGMENT + spec.id
-
-    def _js_spec(self, spec: ProbeSpec, timeout_ms: int, marker: str) -> dict[str, Any]:
-        # Only token probes carry the user's --header credentials (the plan decides).
-        headers = dict(spec.headers)
-        return {
-            "id": spec.id,
-            "url": self._probe_target_url(spec, marker),
-            "method": spec.shape.method,
-            "headers": headers,
-            "body": spec.shape.body,
-            "credentials": spec.credentials.value,
-            "api": spec.api,
-            "timeout_ms": timeout_ms,
-        }
-
-    def _stray(self, seq: int, label: str) -> set[tuple[str, str]]:
-        """(method, URL) of requests without a marker that came through ``label`` since ``seq``."""
-        if self._harness is None:
-            return set()
-        return {
-            (r.exchange.method, r.exchange.url)
-            for r in self._harness.wire.unattributed_since(seq, label)
-        }
-
-    async def _settled(self, ids: Sequence[str]) -> dict[str, list[wire.WireRecord]]:
-        """The batch's wire records, once the proxy has finished relaying them.
-
-        A page can see a blocked response (or its own abort) before the proxy has
-        relayed the rest of the body, so the record may come a moment later.
-        """
-        if self._harness is None:
-            return {}
-        log = self._harness.wire
-        deadline = time.monotonic() + min(5.0, self.config.timeout)
-        while log.open_count(ids) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return log.take(ids)
-
-    def _session_names(self, session: EngineSession) -> tuple[str, ...]:
-        """Names of the victim's session cookies for the targets, in this browser."""
-        hosts = [urlsplit(t).hostname or "" for t in self._targets_run]
-        return witness.session_cookie_names(getattr(session, "session_cookies", ()), hosts)
-
-    async def _judge_probe(
-        self,
-        spec: ProbeSpec,
-        pid: str,
-        raw: Mapping[str, Any],
-        *,
-        engine: Engine,
-        policy: CookiePolicy,
-        session: EngineSession,
-        wire_seen: witness.ProbeWire,
-        lab_cookies: Mapping[tuple[str, str], bool] | None,
-        stray: Collection[tuple[str, str]] = (),
-        engine_reason: str | None,
-        engine_error: str | None,
-        cookie_reason: str | None,
-        timeout_ms: int,
-    ) -> Observation:
-        """Classify one page result against what the wire saw of the same probe."""
-        if not self.config.wire:
-            sent = None
-            if spec.credentials is Credentials.INCLUDE and lab_cookies is not None:
-                sent = lab_cookies.get((urlsplit(spec.target).path, spec.shape.method), False)
-            return classify(
-                spec,
-                raw,
-                engine=engine,
-                cookie_policy=policy,
-                probe_id=pid,
-                evidence=await self._evidence(spec),
-                engine_reason=engine_reason,
-                engine_error=engine_error,
-                cookie_sent=sent,
-                timeout_ms=timeout_ms,
-            )
-        origin = spec.variant.origin.serialize()
-        ev = witness.wire_evidence(
-            ev_key(spec),
-            target=spec.target,
-            origin=origin,
-            shape=spec.shape.name,
-            credentials=spec.credentials,
-            wire=wire_seen,
-            redactor=self.redactor,
-        )
-        if ev is not None:
-            self.evidence.setdefault(ev.key, ev)
-        cookies = getattr(session, "session_cookies", ())
-        sent = witness.cookie_sent(wire_seen, self._session_names(session))
-        obs = classify(
-            spec,
-            raw,
-            engine=engine,
-            cookie_policy=policy,
-            probe_id=pid,
-            evidence=ev,
-            engine_reason=engine_reason,
-            engine_error=engine_error,
-            cookie_sent=sent,
-            timeout_ms=timeout_ms,
-            redirects=wire_seen.hops - (wire_seen.preflight is not None) - 1,
-        )
-        actual = wire_seen.actual
-        note = None
-        if spec.credentials is Credentials.INCLUDE and sent is False and actual is not None:
-            note = cookie_reason or witness.explain_withheld(
-                cookies,
-                page_origin=raw.get("page_origin"),
-                target=spec.target,
-                engine=engine,
-                policy=policy,
-            )
-        victim: bool | None = None
-        victim_note = None
-        if not wire_seen.reached and (spec.shape.method, spec.target) in stray:
-            # A request without corsproof's marker reached the same URL meanwhile: it may
-            # have been this probe's. The witness does not guess.
-            victim_note = (
-                "unknown: a request to this URL without corsproof's marker reached the "
-                "target during the batch, so whose it was cannot be told"
-            )
-        elif not wire_seen.reached:
-            victim_note = "no request of this probe reached the target"
-        elif actual is None:
-            victim, victim_note = False, "only the preflight was sent; the request itself was not"
-        return dataclasses.replace(
-            obs,
-            authorization_sent=witness.authorization_sent(wire_seen, bool(spec.auth_headers)),
-            victim_data=victim,
-            victim_note=victim_note,
-            cookie_note=note,
-            wire_status=actual.status if actual is not None else None,
-            wire_body_hash=actual.body_hash if actual is not None else None,
-            evidence=ev.key if ev is not None else None,
-        )
 
     def _record(self, obs: Observation) -> Observation:
         if self._stopped_at is not None and obs.outcome is Outcome.ERROR:

@@ -504,7 +504,8 @@ def policy_line(told: Sequence[OriginStory], legit: Sequence[str] = ()) -> str:
         parts.append(f"trusts only the app's own origin (none of {n} attacker origin(s) read)")
     elif attackers:
         parts.append(f"trusts none of the {n} attacker origin(s) tried")
-    if any(f.outcome is not Outcome.READABLE for s in legit_s for f in s.facts):
+    # Only a measured block counts: a legitimate probe that errored has no verdict.
+    if any(f.outcome is Outcome.BLOCKED for s in legit_s for f in s.facts):
         parts.append("blocks the app's own origin in some requests")
     cookies = _cookie_phrase(trusted)
     if cookies:

@@ -477,3 +477,25 @@ def test_main_report_links_the_probe_log_instead_of_holding_it() -> None:
     assert '<a href="probes.html">probes.html</a>' in page
     assert "probe-log-note" not in page and 'class="id mono"' not in page
     assert report_html.extra_files(report).keys() == {"probes.html"}
+
+
+def test_a_legitimate_probe_that_errored_is_no_block_in_the_policy_line() -> None:
+    """An error has no verdict: the policy line must not call it the app being blocked."""
+    report = realistic()
+    legit = [
+        p
+        for p in report["probes"]
+        if p["target"] == ME and p["role"] == "legitimate" and p["engine"] == "chromium"
+    ]
+    assert legit and all(p["outcome"] == "readable" for p in legit)
+
+    def row_after(**change: object) -> str:
+        for p in legit:
+            p.update(readable=False, status=None, body_length=None, **change)
+        page = render(report)
+        row = page[page.index(f'<tr data-target="{ME}"') :]
+        return row[: row.index("</tr>")]
+
+    assert "blocks the app" not in row_after(outcome="error", error="timeout: no response")
+    blocked = row_after(outcome="blocked", error=None, block_reason="MissingAllowOriginHeader")
+    assert "blocks the app&#39;s own origin in some requests" in blocked

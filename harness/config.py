@@ -135,6 +135,13 @@ class RunConfig:
     """``--connect-to``: (host, port) the browsers ask for -> (address, port) really used."""
     wire: bool = True
     """Relay and witness every exchange with the targets (``--no-wire-witness`` turns it off)."""
+    isolate_origins: bool = False
+    """``--isolate-origins``: one fresh context per origin (the slow, old way, kept as a
+    check); by default each engine and cookie profile shares one context whose pages
+    navigate from origin to origin."""
+    exhaustive: bool = False
+    """``--exhaustive``: run the whole catalogue on every endpoint, even where endpoints
+    answer alike (no grouping by shared policy)."""
     sarif_category: str | None = None
     """Code scanning category (``automationDetails.id`` prefix); None = derived."""
     sarif_location: str | None = None
@@ -174,6 +181,8 @@ class RunConfig:
             "remote": {c.engine.value: c.remote.display for c in self.engines if c.remote},
             "connect_to": [f"{h}:{p}:{a}:{q}" for h, p, a, q in self.connect_to],
             "wire_witness": self.wire,
+            "isolate_origins": self.isolate_origins,
+            "exhaustive": self.exhaustive,
             "sarif_category": self.sarif_category,
             "sarif_location": self.sarif_location,
         }

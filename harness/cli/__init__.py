@@ -264,6 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(except against the lab, whose log still tells). For measuring the witness's cost",
     )
     b.add_argument(
+        "--isolate-origins",
+        action="store_true",
+        help="give every origin a fresh browser context, as a cross-check of the default "
+        "(one context per engine and cookie profile, pages navigating from origin to "
+        "origin); slower, and the verdicts must be the same",
+    )
+    b.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="run the whole catalogue against every endpoint; by default endpoints whose "
+        "server answers alike are grouped, one runs in full and the others run a witness "
+        "set of origins in the browsers (any disagreement runs that endpoint in full)",
+    )
+    b.add_argument(
         "--timeout",
         type=float,
         default=10.0,
@@ -552,6 +566,8 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
         bind=parse_bind(ns.bind),
         connect_to=tuple(parse_connect_to(c) for c in ns.connect_to),
         wire=ns.wire,
+        isolate_origins=ns.isolate_origins,
+        exhaustive=ns.exhaustive,
         quiet=ns.quiet,
         sarif_category=parse_sarif_category(ns.sarif_category),
         sarif_location=parse_sarif_location(ns.sarif_location),

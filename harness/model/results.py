@@ -327,6 +327,10 @@ class Observation:
     """The target's answer to this probe's actual request, as seen at the wire."""
     evidence: str | None = None
     """Key of this probe's exchanges in :attr:`RunReport.evidence`."""
+    equivalent_to: str | None = None
+    """None: measured on this endpoint. Otherwise the endpoint (a target URL) whose
+    browser measurement this observation repeats, because the two endpoints' servers
+    answered alike and a witness set of origins, run on this endpoint too, agreed."""
 
     @property
     def readable(self) -> bool:

@@ -31,9 +31,16 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def verdicts(report: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
-    """Probe id -> its verdict fields."""
-    return {str(p["id"]): tuple(p.get(f) for f in VERDICT_FIELDS) for p in report["probes"]}
+def probes_by_id(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Probe id -> its report.json row."""
+    return {str(p["id"]): p for p in report["probes"]}
+
+
+def verdicts(
+    report: Mapping[str, Any], fields: Sequence[str] = VERDICT_FIELDS
+) -> dict[str, tuple[Any, ...]]:
+    """Probe id -> the values of ``fields`` (by default its verdict fields)."""
+    return {pid: tuple(p.get(f) for f in fields) for pid, p in probes_by_id(report).items()}
 
 
 def findings(report: Mapping[str, Any]) -> set[tuple[str, str, str, tuple[str, ...]]]:

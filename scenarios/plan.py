@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.config import RunConfig
-from harness.model.results import Credentials, Origin, OriginVariant, ProbeSpec, Role, Shape
+from harness.model.results import (
+    Credentials,
+    Origin,
+    OriginVariant,
+    ProbeSpec,
+    Role,
+    Shape,
+    Via,
+)
 from scenarios.catalogue import expand_origins
 from scenarios.shapes import SIMPLE_GET, default_shapes
 
@@ -149,6 +157,41 @@ def context_groups(specs: Sequence[ProbeSpec]) -> list[list[ProbeSpec]]:
             groups.append([spec])
             keys.append({key} if key is not None else set())
     return groups
+
+
+def shared_cache_key(spec: ProbeSpec, *, wire: bool) -> tuple[str, str, bool] | None:
+    """The preflight-cache key of this probe in a context shared by many origins.
+
+    Across origins the key's origin is what the browser sends: every opaque-origin
+    variant sends ``null``, so those may share one. With the wire witness each probe
+    fetches a URL carrying its own marker, so no two probes ever share a key.
+    """
+    if wire or not spec.shape.preflighted:
+        return None
+    origin = spec.variant.origin.serialize() if spec.variant.via is Via.PAGE else "null"
+    return (origin, spec.target, spec.credentials is Credentials.INCLUDE)
+
+
+def context_slots(
+    groups: Sequence[Sequence[ProbeSpec]], *, wire: bool
+) -> list[tuple[int, list[ProbeSpec]]]:
+    """Which shared context (0, 1, ...) each origin's group of probes runs in.
+
+    Everything goes to context 0 unless a group holds a preflight-cache key an
+    earlier group in that context already used (see :func:`shared_cache_key`);
+    then it goes to the first context where none of its keys were used, so no
+    preflight can come from another probe's cache entry.
+    """
+    used: list[set[tuple[str, str, bool]]] = []
+    out: list[tuple[int, list[ProbeSpec]]] = []
+    for group in groups:
+        keys = {k for k in (shared_cache_key(s, wire=wire) for s in group) if k is not None}
+        slot = next((i for i, seen in enumerate(used) if not keys & seen), len(used))
+        if slot == len(used):
+            used.append(set())
+        used[slot] |= keys
+        out.append((slot, list(group)))
+    return out
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -1,8 +1,10 @@
 """Finding and driving real browsers.
 
-An :class:`EngineSession` is one running browser for one cookie profile. It opens
-one fresh, isolated context per origin (:meth:`EngineSession.open_origin`), and
-the :class:`OriginPage` it returns runs batches of probes inside the page.
+An :class:`EngineSession` is one running browser for one cookie profile. By default
+it keeps one shared context (the victim's one jar) whose long-lived pages navigate
+from origin to origin; with ``--isolate-origins`` it opens one fresh context per
+origin (:meth:`EngineSession.open_origin`). The :class:`OriginPage` it returns runs
+batches of probes inside the page.
 
 Measured facts this module relies on are written down in ``docs/engines.md``.
 Never call ``route`` on a probing context: Playwright would answer CORS preflights
@@ -18,7 +20,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -243,8 +245,13 @@ class EngineSession(Protocol):
     cookie_policy: CookiePolicy
     user_agent_tag: str
 
-    async def open_origin(self) -> OriginPage:
-        """A fresh isolated context with the victim's session, and a blank page."""
+    async def open_origin(self, slot: int | None = None) -> OriginPage:
+        """A page with the victim's session, ready to navigate to one origin.
+
+        ``slot`` None: a fresh isolated context of its own (``--isolate-origins``).
+        Otherwise a long-lived page of the shared context numbered ``slot``; closing
+        it hands it back for the next origin, unless it broke.
+        """
 
     async def close(self) -> None:
         """Shut the browser down."""
@@ -406,14 +413,31 @@ async def _allow_third_party_cookies(browser: Any) -> None:
 
 
 class PlaywrightOriginPage:
-    """An :class:`OriginPage` over a Playwright context."""
+    """An :class:`OriginPage` over a Playwright page.
+
+    Either the only page of a context of its own (closing it closes the context), or
+    a long-lived page of a shared context (``release`` set): closing hands it back
+    to ``release`` for the next origin while it is healthy, and closes only the page
+    once a timeout, a crash or an unexpected error has made it suspect.
+    """
 
     def __init__(
-        self, context: Any, page: Any, cdp: Any | None, *, engine: Engine | None = None
+        self,
+        context: Any,
+        page: Any,
+        cdp: Any | None,
+        *,
+        engine: Engine | None = None,
+        release: Callable[[PlaywrightOriginPage], Awaitable[None]] | None = None,
     ) -> None:
         self._context = context
         self._page = page
         self._cdp = cdp
+        self._release = release
+        self.healthy = True
+        """False once the page timed out, crashed or failed unexpectedly: not reused."""
+        self.uses = 0
+        """Origins this page has served (a shared page is replaced after MAX_PAGE_USES)."""
         self._reasons: dict[str, str] = {}
         self._net_errors: dict[str, str] = {}
         self._urls: dict[str, str] = {}
@@ -432,6 +456,14 @@ class PlaywrightOriginPage:
 
     def _on_crash(self, _page: Any) -> None:
         self._crashed = True
+        self.healthy = False
+
+    def forget_origin(self) -> None:
+        """Drop what the engine said about the last origin's probes (a reused page)."""
+        self._reasons.clear()
+        self._net_errors.clear()
+        self._urls.clear()
+        self._blocked_cookies.clear()
 
     def _on_page_error(self, error: Any) -> None:
         found = parse_firefox_cors_error(str(error))
@@ -482,23 +514,28 @@ class PlaywrightOriginPage:
             self._net_errors[probe] = str(params["errorText"])[:200]
 
     async def navigate(self, url: str, timeout: float) -> str:
+        self.uses += 1
         try:
             await self._page.goto(url, wait_until="load", timeout=timeout * 1000)
         except Exception as exc:
             self._raise_if_gone(exc)
             text = first_line(exc, limit=500)
             low = text.lower()
-            raise NavigationError(
-                text, invalid=any(m in low for m in _INVALID_URL_MARKERS)
-            ) from None
+            invalid = any(m in low for m in _INVALID_URL_MARKERS)
+            # A refused URL leaves the page as it was; any other failure (a load that
+            # hung, an error page) may leave it stuck, so it is not reused.
+            self.healthy = self.healthy and invalid
+            raise NavigationError(text, invalid=invalid) from None
         return str(await self.evaluate("() => location.origin", None, timeout))
 
     async def evaluate(self, expression: str, arg: Any, timeout: float) -> Any:
         try:
             return await asyncio.wait_for(self._page.evaluate(expression, arg), timeout)
         except TimeoutError:
+            self.healthy = False
             raise
         except Exception as exc:
+            self.healthy = False
             self._raise_if_gone(exc)
             raise ScriptError(first_line(exc, limit=500)) from None
 
@@ -530,8 +567,33 @@ class PlaywrightOriginPage:
         return {k: v for k, v in self._net_errors.items() if k not in self._reasons}
 
     async def close(self) -> None:
+        if self._release is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._context.close(), 10)
+            return
+        if self.healthy and not self._page.is_closed():
+            self.forget_origin()
+            await self._release(self)
+            return
+        await self.discard()
+
+    async def discard(self) -> None:
+        """Close this page for good (its shared context goes on)."""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._context.close(), 10)
+            await asyncio.wait_for(self._page.close(), 10)
+
+
+MAX_PAGE_USES = 200
+"""Origins one shared page serves before it is replaced: a bound on whatever a page
+accumulates (engine event listeners, renderer memory), far above one catalogue."""
+
+
+@dataclass
+class _SharedContext:
+    """One long-lived context of a session and its idle pages."""
+
+    context: Any
+    idle: list[PlaywrightOriginPage]
 
 
 class PlaywrightSession:
@@ -557,6 +619,11 @@ class PlaywrightSession:
         self._persistent: Any = None
         self._profile_dir: str | None = None
         self._state: Any = None
+        self._shared: dict[int, _SharedContext] = {}
+        self._shared_lock = asyncio.Lock()
+        self.jar_restores = 0
+        """Times a target changed the victim's cookies in a shared context and the jar
+        was put back (the run says so: probes in flight then saw the changed jar)."""
         self.user_agent_tag = user_agent_tag(resolved.engine, cookie_policy)
         self._ua: str | None = None
         self.info = BrowserInfo(resolved.engine, "", resolved.source, resolved.executable)
@@ -713,26 +780,90 @@ class PlaywrightSession:
         state = self._state if isinstance(self._state, dict) else {}
         return tuple(without_value(c) for c in state.get("cookies") or [])
 
-    async def open_origin(self) -> OriginPage:
+    def alive(self) -> bool:
+        """The browser still answers (a hung or crashed page does not make it dead)."""
+        return self._browser is not None and bool(self._browser.is_connected())
+
+    async def open_origin(self, slot: int | None = None) -> OriginPage:
+        try:
+            if slot is None:
+                context = await self._new_context()
+                page, cdp = await self._new_page(context)
+                return PlaywrightOriginPage(context, page, cdp, engine=self.resolved.engine)
+            shared = await self._shared_context(slot)
+            while shared.idle:
+                reused = shared.idle.pop()
+                if reused.healthy and reused.uses < MAX_PAGE_USES:
+                    return reused
+                await reused.discard()
+            page, cdp = await self._new_page(shared.context)
+        except Exception as exc:
+            # A browser that cannot give a new context or page is of no more use: the
+            # run replaces it, whatever Playwright said.
+            raise BrowserGone(
+                f"{self.resolved.engine.value} could not open a page: {first_line(exc)}"
+            ) from None
+
+        async def release(done: PlaywrightOriginPage) -> None:
+            await self._restore_jar(shared.context)
+            shared.idle.append(done)
+
+        return PlaywrightOriginPage(
+            shared.context, page, cdp, engine=self.resolved.engine, release=release
+        )
+
+    async def _new_context(self) -> Any:
         opts = self._context_options()
         if self._state is not None:
             opts["storage_state"] = self._state
+        return await self._browser.new_context(**opts)
+
+    async def _new_page(self, context: Any) -> tuple[Any, Any | None]:
+        page = await context.new_page()
+        cdp = None
+        if self.resolved.engine is Engine.CHROMIUM:
+            cdp = await context.new_cdp_session(page)
+            await cdp.send("Network.enable")
+        return page, cdp
+
+    async def _shared_context(self, slot: int) -> _SharedContext:
+        async with self._shared_lock:
+            shared = self._shared.get(slot)
+            if shared is None:
+                shared = self._shared[slot] = _SharedContext(await self._new_context(), [])
+            return shared
+
+    def _victim_jar(self) -> list[dict[str, Any]]:
+        state = self._state if isinstance(self._state, dict) else {}
+        return [dict(c) for c in state.get("cookies") or []]
+
+    async def _restore_jar(self, context: Any) -> None:
+        """Give the shared context back the victim's jar if a target changed it.
+
+        A fresh context per origin starts from the victim's cookies and nothing else;
+        a shared one keeps whatever the targets set or deleted while an origin probed.
+        Put back, the next origin finds the jar a fresh context would have. The
+        victim's cookies are written over first and strays removed after, so a page
+        probing at the same moment never sees the session missing.
+        """
         try:
-            context = await self._browser.new_context(**opts)
-            page = await context.new_page()
-            cdp = None
-            if self.resolved.engine is Engine.CHROMIUM:
-                cdp = await context.new_cdp_session(page)
-                await cdp.send("Network.enable")
-        except Exception as exc:
-            # A browser that cannot give a new context is of no more use: the run
-            # replaces it, whatever Playwright said.
-            raise BrowserGone(
-                f"{self.resolved.engine.value} could not open a context: {first_line(exc)}"
-            ) from None
-        return PlaywrightOriginPage(context, page, cdp, engine=self.resolved.engine)
+            jar = await asyncio.wait_for(context.cookies(), 10)
+        except Exception:
+            return  # the page that asks next finds out whether the context is gone
+        victim = self._victim_jar()
+        want = {_jar_key(c): c.get("value") for c in victim}
+        have = {_jar_key(c): c.get("value") for c in jar}
+        if want == have:
+            return
+        self.jar_restores += 1
+        with contextlib.suppress(Exception):
+            if victim:
+                await context.add_cookies(victim)
+            for name, domain, path in set(have) - set(want):
+                await context.clear_cookies(name=name, domain=domain, path=path)
 
     async def close(self) -> None:
+        self._shared.clear()
         with contextlib.suppress(Exception):
             if self._persistent is not None:
                 await asyncio.wait_for(self._persistent.close(), 15)
@@ -779,6 +910,10 @@ def parse_firefox_cors_error(text: str) -> tuple[str, str] | None:
     if status and status != "(null)" and reason != FIREFOX_NETWORK_FAILURE:
         reason = f"{reason}; status {status[:8]}"
     return probe, reason
+
+
+def _jar_key(cookie: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(cookie.get("name")), str(cookie.get("domain")), str(cookie.get("path")))
 
 
 def without_value(cookie: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from harness.judge import exploit, story
+from harness.judge.basis import with_basis
 from harness.judge.headercheck import (
     ACAC,
     ACAO,
@@ -148,6 +149,7 @@ def judge(
     checked = [
         dataclasses.replace(f, header_check=compare(f, ctx.by_key, index=index)) for f in findings
     ]
+    checked = with_basis(checked, ctx.observations)
     checked.sort(key=lambda f: (-f.severity.rank, f.rule, f.target, f.origins, f.detail))
     return checked
 

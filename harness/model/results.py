@@ -438,6 +438,12 @@ class Finding:
     """Keys into :attr:`RunReport.evidence`."""
     exposure: tuple[Exposure, ...] = ()
     """Attacker findings: per engine and cookie profile, who could read the victim's data."""
+    equivalent_to: str | None = None
+    """Set when every probe behind this finding repeats another endpoint's measurement
+    (endpoints grouped by shared policy): that endpoint. None: verified here."""
+    witnessed_in: tuple[Engine, ...] = ()
+    """With ``equivalent_to``: the engines in which this endpoint's own witness probes
+    agreed with it."""
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ from harness.run.events import (
     Sink,
     ToolFailure,
 )
+from harness.run.grouping import grouping_note, run_grouped, usable
 from harness.run.lablog import LabLog
 from harness.run.outcomes import ev_key, lost, origin_mismatch, probe_id, unjudged
 from harness.run.pacing import Pacer, slots_of
@@ -72,7 +73,7 @@ from harness.run.probe import ProbeJudge, WireReader, engine_says, js_spec, targ
 from harness.run.replay import RateLimiter, Replayer
 from harness.run.session import cookie_header, playwright_cookies, target_pages
 from harness.serve.stack import OPAQUE_HOST, Harness, page_url
-from scenarios.plan import Plan, context_groups, make_plan
+from scenarios.plan import Plan, context_groups, context_slots, make_plan
 
 ORIGIN_PARALLELISM = 8
 """Origins probed at once across all engines, each in its own context. Eight pages keep
@@ -523,22 +524,82 @@ class Runner:
             # engine refused to load under the default profile is refused again.
             if policy is CookiePolicy.PERMISSIVE:
                 work = self._carry_refusals(work, resolved.engine, policy)
-            queue = [g for specs in work.values() for g in context_groups(specs)]
+            specs = [s for group in work.values() for s in group]
             try:
-                # A few origins at once hide page-load and context latency; each
-                # still has its own context.
-                await asyncio.gather(
-                    *(
-                        self._drain(queue, holder, resolved, policy, setup)
-                        for _ in range(self._parallelism)
-                    )
-                )
+                if self._grouping(specs):
+                    await self._run_grouped(specs, holder, resolved, policy, setup)
+                else:
+                    await self._probe_specs(specs, holder, resolved, policy, setup)
             finally:
+                restores = getattr(holder[0], "jar_restores", 0)
+                if restores:
+                    self.session_notes.append(
+                        f"{resolved.engine.value} ({policy.value}): a target changed the "
+                        f"victim's cookies in the shared context; the jar was put back "
+                        f"{restores} time(s), after the origin that saw it. Probes of other "
+                        "origins in flight at that moment ran with the changed jar (the wire "
+                        "recorded what they sent); --isolate-origins gives each origin its own."
+                    )
                 await holder[0].close()
+
+    def _grouping(self, specs: Sequence[ProbeSpec]) -> bool:
+        """Group endpoints that answer alike, unless told not to or resuming."""
+        return not self.config.exhaustive and not self._done and usable(specs)
+
+    async def _run_grouped(
+        self,
+        specs: list[ProbeSpec],
+        holder: list[EngineSession],
+        resolved: ResolvedEngine,
+        policy: CookiePolicy,
+        setup: SessionSetup,
+    ) -> None:
+        """Endpoints that answer alike: one in full, the others a witness set."""
+        engine = resolved.engine
+        summary = await run_grouped(
+            specs,
+            probe=lambda part: self._probe_specs(part, holder, resolved, policy, setup),
+            observed=lambda: self._observed(engine, policy),
+            record=self._record,
+            probe_id=lambda s: probe_id(s, engine, policy),
+            evidence=self.evidence,
+            stopped=lambda: self._stopped_at is not None or self.partial,
+        )
+        if summary is not None:
+            self.session_notes.append(grouping_note(engine, policy, summary))
+
+    def _observed(self, engine: Engine, policy: CookiePolicy) -> dict[str, Observation]:
+        """This engine and profile's observations so far, by probe id."""
+        tag = (engine, policy)
+        return {o.id: o for o in self.observations if (o.engine, o.cookie_policy) == tag}
+
+    async def _probe_specs(
+        self,
+        specs: list[ProbeSpec],
+        holder: list[EngineSession],
+        resolved: ResolvedEngine,
+        policy: CookiePolicy,
+        setup: SessionSetup,
+    ) -> None:
+        """Run ``specs`` in the browser ``holder`` holds, a few origins at once."""
+        by_origin: dict[str, list[ProbeSpec]] = defaultdict(list)
+        for spec in specs:
+            by_origin[spec.variant.key].append(spec)
+        origins = [g for group in by_origin.values() for g in context_groups(group)]
+        queue: list[tuple[int | None, list[ProbeSpec]]] = (
+            [(None, g) for g in origins]
+            if self.config.isolate_origins
+            else [(slot, g) for slot, g in context_slots(origins, wire=self.config.wire)]
+        )
+        # A few origins at once hide page-load latency (and, with --isolate-origins,
+        # context creation).
+        await asyncio.gather(
+            *(self._drain(queue, holder, resolved, policy, setup) for _ in range(self._parallelism))
+        )
 
     async def _drain(
         self,
-        queue: list[list[ProbeSpec]],
+        queue: list[tuple[int | None, list[ProbeSpec]]],
         holder: list[EngineSession],
         resolved: ResolvedEngine,
         policy: CookiePolicy,
@@ -546,14 +607,16 @@ class Runner:
     ) -> None:
         """Take origins off the shared queue until it is empty.
 
-        While one origin probes, the next fresh context is already being created
-        (``open_origin`` gives a blank page, so it suits whichever origin comes next);
-        that hides context latency, which matters most with remote browsers.
+        A shared-context page (``slot`` set) is already there for the next origin.
+        With ``--isolate-origins``, while one origin probes the next fresh context is
+        already being created (``open_origin`` gives a blank page, so it suits
+        whichever origin comes next); that hides context latency, which matters most
+        with remote browsers.
         """
         ready: tuple[EngineSession, asyncio.Future[OriginPage]] | None = None
         try:
             while queue:
-                specs = queue.pop(0)
+                slot, specs = queue.pop(0)
                 before = holder[0]
                 opened: asyncio.Future[OriginPage] | None = None
                 if ready is not None and ready[0] is before:
@@ -561,9 +624,11 @@ class Runner:
                 elif ready is not None:
                     _discard(ready[1])  # made by a browser that has since been replaced
                 ready = None
-                if queue:
+                if queue and queue[0][0] is None:
                     ready = (before, asyncio.ensure_future(before.open_origin()))
-                if not await self._drain_one(queue, holder, resolved, policy, setup, specs, opened):
+                if not await self._drain_one(
+                    queue, holder, resolved, policy, setup, specs, opened, slot
+                ):
                     return
         finally:
             if ready is not None:
@@ -571,25 +636,26 @@ class Runner:
 
     async def _drain_one(
         self,
-        queue: list[list[ProbeSpec]],
+        queue: list[tuple[int | None, list[ProbeSpec]]],
         holder: list[EngineSession],
         resolved: ResolvedEngine,
         policy: CookiePolicy,
         setup: SessionSetup,
         specs: list[ProbeSpec],
         opened: asyncio.Future[OriginPage] | None,
+        slot: int | None,
     ) -> bool:
         """Run one origin; False when the browser is gone for good."""
         before = holder[0]
         try:
-            after = await self._run_origin(before, resolved, policy, setup, specs, opened)
+            after = await self._run_origin(before, resolved, policy, setup, specs, opened, slot)
         except LaunchError as exc:
             # The browser could not be restarted: what is left for it is lost.
             self._fail(ErrorKind.BROWSER_LOST, str(exc))
             # This origin's probes were marked when the browser died.
             rest = list(queue)
             queue.clear()
-            for group in rest:
+            for _slot, group in rest:
                 for spec in group:
                     self._record(
                         lost(
@@ -643,20 +709,29 @@ class Runner:
         setup: SessionSetup,
         specs: list[ProbeSpec],
         opened: asyncio.Future[OriginPage] | None = None,
+        slot: int | None = None,
     ) -> EngineSession:
         variant = specs[0].variant
         engine = resolved.engine
         t0 = time.monotonic()
         page: OriginPage | None = None
         try:
-            page = await asyncio.wait_for(opened or session.open_origin(), 30)
-            self.timings["context"] += time.monotonic() - t0
+            page = await asyncio.wait_for(opened or session.open_origin(slot), 30)
+            self.timings[f"context:{engine.value}"] += time.monotonic() - t0
             results = await self._probe_in_page(session, page, engine, policy, specs)
         except (TimeoutError, LaunchError, BrowserGone) as exc:
-            # The browser hung or died: restart it, and mark this origin's probes lost.
+            # The page or the browser hung or died: this origin's probes are lost.
             why = f"lost: browser stopped answering ({first_line(exc, named=True)})"
             for spec in specs:
                 self._record(lost(spec, engine, policy, why))
+            alive = getattr(session, "alive", None)
+            if page is not None and alive is not None and alive():
+                # Only the page broke: it is closed below and the next origin gets a
+                # new one; the browser and its other pages go on.
+                self._emit(
+                    RunWarning(f"{engine.value}: replacing a page after {type(exc).__name__}")
+                )
+                return session
             self._emit(RunWarning(f"{engine.value}: restarting browser after {type(exc).__name__}"))
             with contextlib.suppress(Exception):
                 await session.close()
@@ -715,7 +790,7 @@ class Runner:
             if invalid:
                 self._refused[(engine, variant.key)] = why
             return [self._record(unjudged(s, engine, policy, outcome, why, None)) for s in specs]
-        self.timings["page-load"] += time.monotonic() - t0
+        self.timings[f"page-load:{engine.value}"] += time.monotonic() - t0
         expected = (variant.origin if variant.via is Via.PAGE else OPAQUE_HOST).serialize()
         if origin != expected:
             outcome, why = origin_mismatch(expected, origin)
@@ -808,7 +883,7 @@ class Runner:
                             )
                         )
                 out.append(self._record(obs))
-        self.timings["probing"] += time.monotonic() - t1
+        self.timings[f"probing:{engine.value}"] += time.monotonic() - t1
         return out
 
     def _record(self, obs: Observation) -> Observation:

@@ -10,15 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.model.results import Credentials, Origin, OriginVariant, ProbeSpec, Role
+from harness.model.results import Credentials, Origin, OriginVariant, ProbeSpec, Role, Via
 from scenarios.catalogue import expand_origins
 from scenarios.plan import (
     build_plan,
     context_groups,
+    context_slots,
     parse_shard,
     preflight_cache_key,
     probe_id,
     shard,
+    shared_cache_key,
 )
 from scenarios.shapes import default_shapes
 
@@ -199,3 +201,40 @@ def test_preflight_cache_key_follows_fetch() -> None:
     assert None in keys  # simple requests have no preflight
     # one key per target x credentials mode
     assert len(keys - {None}) == len(TARGETS) * 2
+
+
+def test_shared_context_holds_every_origin_with_the_wire_marker(plan: list[ProbeSpec]) -> None:
+    # With the wire witness every probe fetches a URL with its own marker: no two
+    # probes share a preflight-cache key, so one shared context takes every origin.
+    groups = [g for specs in _by_variant(plan).values() for g in context_groups(specs)]
+    slots = context_slots(groups, wire=True)
+    assert {slot for slot, _ in slots} == {0}
+    assert [g for _, g in slots] == groups
+
+
+def test_opaque_origins_sharing_null_get_contexts_of_their_own(plan: list[ProbeSpec]) -> None:
+    # Without the marker, the opaque-origin variants all send Origin: null to the same
+    # URL: a preflight one cached would answer the next one's, so each gets its own.
+    groups = [g for specs in _by_variant(plan).values() for g in context_groups(specs)]
+    slots = context_slots(groups, wire=False)
+    opaque = [slot for slot, g in slots if g[0].variant.via is not Via.PAGE]
+    assert len(opaque) >= 2
+    assert len(set(opaque)) == len(opaque)
+    for slot in set(s for s, _ in slots):
+        keys = [
+            shared_cache_key(spec, wire=False)
+            for s, g in slots
+            if s == slot
+            for spec in g
+            if spec.shape.preflighted
+        ]
+        assert len(keys) == len(set(keys))
+    # Pages with an origin of their own never collide: they all stay in context 0.
+    assert {slot for slot, g in slots if g[0].variant.via is Via.PAGE} == {0}
+
+
+def _by_variant(specs: list[ProbeSpec]) -> dict[str, list[ProbeSpec]]:
+    out: dict[str, list[ProbeSpec]] = {}
+    for spec in specs:
+        out.setdefault(spec.variant.key, []).append(spec)
+    return out

@@ -514,8 +514,14 @@ class WebKitSession:
 
     # -- EngineSession ---------------------------------------------------
 
-    async def open_origin(self) -> OriginPage:
-        """A page for one origin; with limited sessions it takes its slot on first use."""
+    async def open_origin(self, slot: int | None = None) -> OriginPage:
+        """A page for one origin; with limited sessions it takes its slot on first use.
+
+        WebKitGTK has no contexts to share: each MiniBrowser is one WebDriver session
+        with one jar. Reused browsers (the default) already navigate from origin to
+        origin, with the jar reset to the victim's between origins, so ``slot`` (which
+        shared context) changes nothing here.
+        """
         if self._slots is None:
             return await self._open_page()
         page: OriginPage = _SlotPage(self._slots, self._open_page)

@@ -49,6 +49,33 @@ CHROMIUM_ARGS = [
     "--disable-features=HttpsUpgrades,LocalNetworkAccessChecks,HttpsFirstBalancedModeAutoEnable",
 ]
 
+SHARED_PROCESS_ARGS = ["--disable-site-isolation-trials"]
+SHARED_PROCESS_FEATURES = "IsolateOrigins,site-per-process"
+"""Chromium, shared contexts only: one renderer for pages of many sites instead of a
+process swap on every cross-site navigation. CORS, cookies and ORB are enforced in
+the network service, not the renderer; the isolation differential test compares
+these verdicts with ``--isolate-origins`` (site isolation on). docs/engines.md."""
+
+SHARED_PROCESS_PREFS: dict[str, Any] = {"fission.autostart": False}
+"""Firefox, shared contexts only: Fission off, so navigating a page to another site
+does not move it to a new content process (measured: docs/engines.md)."""
+
+
+def chromium_args(*, shared: bool) -> list[str]:
+    """Chromium's command line: :data:`CHROMIUM_ARGS`, plus site isolation off when shared.
+
+    Chromium honours only the last ``--disable-features``, so the lists are merged.
+    """
+    if not shared:
+        return list(CHROMIUM_ARGS)
+    out = []
+    for arg in CHROMIUM_ARGS:
+        if arg.startswith("--disable-features="):
+            arg = f"{arg},{SHARED_PROCESS_FEATURES}"
+        out.append(arg)
+    return [*out, *SHARED_PROCESS_ARGS]
+
+
 FIREFOX_PREFS: dict[str, Any] = {
     # Without these Firefox upgrades http:// pages and http origins cannot be tested.
     "dom.security.https_first": False,
@@ -275,6 +302,8 @@ class SessionSetup:
     login_urls: Sequence[str] = ()
     proxy_url: str = ""
     accept_downloads: bool = False
+    isolate_origins: bool = False
+    """One fresh context per origin, with the engines' process isolation as shipped."""
 
 
 LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
@@ -666,7 +695,10 @@ class PlaywrightSession:
                     {"profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False}}
                 )
             )
-            kwargs: dict[str, Any] = {"headless": True, "args": CHROMIUM_ARGS}
+            kwargs: dict[str, Any] = {
+                "headless": True,
+                "args": chromium_args(shared=not self.setup.isolate_origins),
+            }
             if self.resolved.source != "playwright":
                 kwargs["executable_path"] = self.resolved.executable
             self._persistent = await self._pw.chromium.launch_persistent_context(
@@ -690,6 +722,8 @@ class PlaywrightSession:
 
     def _firefox_prefs(self) -> dict[str, Any]:
         prefs = dict(FIREFOX_PREFS)
+        if not self.setup.isolate_origins:
+            prefs.update(SHARED_PROCESS_PREFS)
         if self.cookie_policy is CookiePolicy.PERMISSIVE:
             prefs["network.cookie.cookieBehavior"] = 0
         return prefs
@@ -705,7 +739,7 @@ class PlaywrightSession:
         options: dict[str, Any] = {"headless": True}
         executable = remote_executable(remote)
         if engine is Engine.CHROMIUM:
-            options["args"] = CHROMIUM_ARGS
+            options["args"] = chromium_args(shared=not self.setup.isolate_origins)
             if executable:
                 options["executablePath"] = executable
         elif engine is Engine.FIREFOX:

@@ -290,6 +290,7 @@ class Runner:
                 storage_state=str(self.config.storage_state) if self.config.storage_state else None,
                 login_urls=self.config.login_urls,
                 proxy_url=harness.proxy.url,
+                isolate_origins=self.config.isolate_origins,
             )
             try:
                 await asyncio.wait_for(

@@ -588,22 +588,24 @@ class Lab:
         app = FastAPI(title="corsproof lab", docs_url=None, redoc_url=None, openapi_url=None)
         lab = self
 
+        # Handlers are async: none of them blocks, and a sync one would cost every
+        # probe a hop through AnyIO's thread pool (measured: docs/performance.md).
         @app.get("/login")
-        def login() -> HTMLResponse:
+        async def login() -> HTMLResponse:
             return lab._login_response("None")
 
         @app.get("/login-lax")
-        def login_lax() -> HTMLResponse:
+        async def login_lax() -> HTMLResponse:
             return lab._login_response("Lax")
 
         @app.get("/__lab/log")
-        def lab_log() -> JSONResponse:
+        async def lab_log() -> JSONResponse:
             return JSONResponse([dataclasses.asdict(e) for e in lab.log()])
 
         @app.api_route(
             "/{policy}/private", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
         )
-        def private(policy: str, request: Request) -> Response:
+        async def private(policy: str, request: Request) -> Response:
             if policy not in POLICIES:
                 return _not_found()
             if not lab._behaviour(policy).private_needs_auth:
@@ -615,17 +617,17 @@ class Lab:
             return JSONResponse({"policy": policy, "secret": lab.secret_for(policy)})
 
         @app.get("/{policy}/public")
-        def public(policy: str) -> Response:
+        async def public(policy: str) -> Response:
             if policy not in POLICIES:
                 return _not_found()
             return JSONResponse({"policy": policy, "data": "public"})
 
         @app.get("/{policy}/missing")
-        def missing(policy: str) -> Response:
+        async def missing(policy: str) -> Response:
             return _not_found()
 
         @app.get("/{policy}/boom")
-        def boom(policy: str) -> Response:
+        async def boom(policy: str) -> Response:
             if policy not in POLICIES:
                 return _not_found()
             # Returned rather than raised: an exception would escape past the

@@ -61,6 +61,8 @@ class Harness:
         self._servers: list[Any] = []
         self.proxy: Any = None
         self.lab_port: int | None = None
+        self._lab_plain: Any = None
+        """The lab's plain-http listener for the relay (lab runs with the wire witness)."""
         self.wire = WireLog()
         """What the browsers sent to the targets and what came back (the wire witness)."""
 
@@ -93,10 +95,15 @@ class Harness:
                 name="lab",
             )
             self._servers.append(lab_server)
+            if self.config.wire:
+                # The relay's own leg to the lab: plain http on loopback. The browsers
+                # still speak TLS to the proxy; only our two ends skip a second TLS.
+                self._lab_plain = BackgroundServer(self.lab.app, name="lab (relay)")
+                self._servers.append(self._lab_plain)
         for server in self._servers:
             server.start()
         if self.lab is not None:
-            self.lab_port = self._servers[-1].port
+            self.lab_port = lab_server.port
         routes: dict[tuple[str, int], tuple[str, int]] = {}
         for variant in [
             *self.plan.variants,
@@ -143,7 +150,9 @@ class Harness:
             t = Origin.from_url(target)
             key = (t.host, t.port)
             bare = t.host.strip("[]")
-            if self.lab is not None:
+            if self._lab_plain is not None:
+                dest, tls = ("127.0.0.1", self._lab_plain.port), None
+            elif self.lab is not None:
                 dest, tls = ("127.0.0.1", self.lab_port or 0), ours
             else:
                 dest = self.config.connect_to_map().get((bare, t.port), (bare, t.port))

@@ -105,13 +105,15 @@ def bench(n: int, extra: list[str]) -> tuple[int, float, float]:
     write_reports(report.to_dict(), out / f"n{n}", ["html", "json"])
     report_time = time.monotonic() - t1
     probes = len(runner.observations)
+    repeated = sum(1 for o in runner.observations if o.equivalent_to)
     requests, base = asyncio.run(header_baseline(runner, Lab()))
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     phases = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(runner.timings.items()))
     engines = ", ".join(f"{b.engine.value} {b.version}" for b in runner.browsers)
     print(
-        f"N={n:<4} probes={probes:<6} wall={wall:6.1f}s  {probes / wall:6.1f} probes/s  "
+        f"N={n:<4} probes={probes:<6} (in browsers {probes - repeated}, repeated from an "
+        f"equivalent endpoint {repeated}) wall={wall:6.1f}s  {probes / wall:6.1f} probes/s  "
         f"report={report_time:.1f}s  peak rss: python {peak_self:.0f} MiB, "
         f"largest child {peak_kids:.0f} MiB"
     )
@@ -144,16 +146,35 @@ def marginal(rows: list[tuple[int, int, float]]) -> list[str]:
     return lines
 
 
+MODES = {"grouped": [], "exhaustive": ["--exhaustive"]}
+"""``--mode``: endpoints grouped by shared policy (the default), or every one in full."""
+
+
 def main(argv: list[str]) -> int:
-    """``python -m harness.tools.bench [N ...] [-- verify args]``."""
-    sizes = [int(a) for a in argv if a.isdigit()] or [1, 10, 100]
+    """``python -m harness.tools.bench [N ...] [--mode grouped|exhaustive|both] [-- verify args]``.
+
+    With more than one endpoint both modes run by default, each beside its own
+    header-only baseline; one endpoint has nothing to group.
+    """
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    rows = []
-    for n in sizes:
-        probes, wall, _base = bench(n, extra)
-        rows.append((n, probes, wall))
-    for line in marginal(rows):
-        print(f"       {line}")
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    mode = "both"
+    if "--mode" in own:
+        mode = own[own.index("--mode") + 1]
+        if mode not in (*MODES, "both"):
+            print(f"bench: --mode must be grouped, exhaustive or both, not {mode!r}")
+            return 2
+    sizes = [int(a) for a in own if a.isdigit()] or [1, 10, 100]
+    for name in MODES if mode == "both" else (mode,):
+        rows = []
+        for n in sizes:
+            if n == 1 and name == "exhaustive" and mode == "both":
+                continue  # the same run as grouped: one endpoint has nothing to group
+            print(f"--- mode: {name}" + (" (one endpoint: nothing to group)" if n == 1 else ""))
+            probes, wall, _base = bench(n, [*MODES[name], *extra])
+            rows.append((n, probes, wall))
+        for line in marginal(rows):
+            print(f"       {name}: {line}")
     return 0
 
 

@@ -103,6 +103,8 @@ class Comparison:
     per_engine: Mapping[str, EngineCounts]
     partial: tuple[str, ...] = ()
     """Modes whose report says the run was cut short."""
+    duplicate_ids: tuple[str, ...] = ()
+    """Probe ids a report holds more than once (which of its verdicts counts is unknown)."""
 
     @property
     def in_both(self) -> int:
@@ -123,6 +125,11 @@ class Comparison:
         out = []
         if self.differences:
             out.append(f"{len(self.differences)} probe(s) differ between the two runs")
+        if self.duplicate_ids:
+            out.append(
+                f"{len(self.duplicate_ids)} probe id(s) occur twice in one report: "
+                + ", ".join(self.duplicate_ids[:10])
+            )
         if self.too_many_not_comparable():
             out.append(
                 f"{len(self.not_comparable)} of {self.in_both} probes are not comparable "
@@ -164,6 +171,10 @@ def _verdict(v: Verdict | None) -> str:
     if v is None:
         return "missing"
     return " ".join(f"{name}={value}" for name, value in zip(COMPARED, v, strict=True))
+
+
+def _twice(report: Mapping[str, Any]) -> set[str]:
+    return {pid for pid, n in Counter(str(p["id"]) for p in report["probes"]).items() if n > 1}
 
 
 def _label(p: Mapping[str, Any]) -> str:
@@ -214,6 +225,7 @@ def compare_runs(default: Mapping[str, Any], isolated: Mapping[str, Any]) -> Com
         not_comparable=tuple(not_comparable),
         per_engine={engine: EngineCounts(**c) for engine, c in counts.items()},
         partial=partial,
+        duplicate_ids=tuple(sorted(_twice(default) | _twice(isolated))),
     )
 
 

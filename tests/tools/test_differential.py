@@ -148,6 +148,18 @@ def test_an_error_against_a_missing_probe_is_a_difference() -> None:
     assert [d.id for d in result.differences] == ["p2-chd"] and result.not_comparable == ()
 
 
+def test_a_probe_id_twice_in_one_report_fails_the_check() -> None:
+    # Keyed by id, the second row would silently hide the first one's verdict.
+    a = report()
+    b = copy.deepcopy(a)
+    twin = copy.deepcopy(probe(b, "p0-chd"))
+    twin["outcome"] = "blocked"
+    b["probes"].append(twin)
+    result = compare_runs(a, b)
+    assert result.duplicate_ids == ("p0-chd",) and result.exit_code() == 1
+    assert "1 probe id(s) occur twice in one report: p0-chd" in result.failures()
+
+
 def test_no_probes_at_all_is_a_tool_error_and_partial_runs_are_said() -> None:
     empty = {"partial": True, "probes": []}
     result = compare_runs(empty, {"partial": False, "probes": []})

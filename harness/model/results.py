@@ -4,6 +4,9 @@ This module is the bottom layer. It imports nothing but the standard library, so
 that scenarios, the runner, verdicts and every reporter can share it without cycles.
 Everything here is a frozen dataclass or a ``str`` enum, and every value that goes
 into ``report.json`` serializes through :func:`RunReport.to_dict`.
+
+The records are slotted: a 100-endpoint run holds 178,500 observations and tens of
+thousands of exchanges, and an instance ``__dict__`` would more than double each one.
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ class Via(str, enum.Enum):
     """A cross-origin redirect taints the request origin to ``null``."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Origin:
     """A web origin: (scheme, host, port), or the opaque origin serialized as ``null``.
 
@@ -221,7 +224,7 @@ def _parse_port(text: str, whole: str) -> int:
     return int(text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OriginVariant:
     """One origin from the catalogue, with why it is worth trying."""
 
@@ -242,7 +245,7 @@ class OriginVariant:
         return f"{self.origin.serialize()} via {self.via.value}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Shape:
     """A request shape: what the page JavaScript sends."""
 
@@ -259,7 +262,7 @@ class Shape:
     token-based frontend sends them: never ambient, so never counted as exploitable."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProbeSpec:
     """One request to make from one origin; engine and cookie profile are added at run time."""
 
@@ -284,7 +287,7 @@ class ProbeSpec:
         return kept + self.auth_headers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """What one probe measured in one real browser. Secrets never enter this record."""
 
@@ -338,7 +341,7 @@ class Observation:
         return self.outcome is Outcome.READABLE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpExchange:
     """One request/response pair as the server answered it, secrets redacted."""
 
@@ -368,7 +371,7 @@ class HttpExchange:
         return ", ".join(values) if values else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Server-side truth for one (target, origin, shape, credentials): what the server said."""
 
@@ -381,7 +384,7 @@ class Evidence:
     actual: HttpExchange | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HeaderVerdict:
     """What a header-only scanner would conclude from the server's headers."""
 
@@ -404,7 +407,7 @@ class Reach(str, enum.Enum):
     """A credentialed read happened, but whether it held the victim's data is unknown."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exposure:
     """Whether a finding is exploitable in one engine and cookie profile, as measured."""
 
@@ -417,7 +420,7 @@ class Exposure:
     """Why: e.g. the reason the cookie was withheld, or why the data cannot be told."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A judgement about a target, backed by probe ids."""
 
@@ -446,7 +449,7 @@ class Finding:
     agreed with it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BrowserInfo:
     """A browser that took part in the run."""
 
@@ -457,7 +460,7 @@ class BrowserInfo:
     executable: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ToolError:
     """A failure of corsproof itself, not a finding about the target."""
 

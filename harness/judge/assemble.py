@@ -13,6 +13,7 @@ from typing import Any
 from harness import __version__
 from harness.judge.headercheck import disagreements, header_scan
 from harness.judge.rules import rules_for_report
+from harness.judge.story import stories
 from harness.judge.verdicts import judge
 from harness.judge.victim import with_victim_data
 from harness.model.results import RunReport
@@ -23,17 +24,20 @@ def assemble(result: RunResult) -> RunReport:
     """The report for ``result``: its observations judged, with the comparison."""
     evidence = list(result.evidence)
     observations = with_victim_data(result.observations)
+    # One story per origin, worked out once for the findings and the comparison alike.
+    told = stories(observations, evidence)
     findings = judge(
         observations,
         evidence,
         env=result.env,
         engines_run=[b.engine for b in result.browsers],
+        told=told,
     )
     header_only = header_scan(evidence, legit_origins=list(result.legit_origins))
     extra: dict[str, Any] = {
         "header_only": header_only,
         "disagreements": disagreements(
-            findings, header_only, observations=observations, evidence=evidence
+            findings, header_only, observations=observations, evidence=evidence, told=told
         ),
         "pages": dict(result.pages),
         "timings": {k: round(v, 3) for k, v in result.timings.items()},

@@ -308,14 +308,17 @@ def disagreements(
     *,
     observations: Sequence[Observation] = (),
     evidence: Sequence[Evidence] = (),
+    told: Mapping[tuple[str, str], OriginStory] | None = None,
 ) -> list[Disagreement]:
     """Where browsers and header-only scanning disagree, sorted deterministically.
 
     ``observations`` (and the ``evidence`` they were judged with) give each origin's
     story (:func:`harness.judge.story.stories`), which the explanations state: what the
-    browsers really did with an origin the scanner flags.
+    browsers really did with an origin the scanner flags. ``told`` is those stories,
+    when the caller has them already.
     """
-    told = stories(observations, evidence) if observations else {}
+    if told is None:
+        told = stories(observations, evidence) if observations else {}
     vulns = worst_vulnerabilities(findings)
     wildcard_targets = {f.target for f in findings if f.rule == "wildcard-with-credentials"}
     out: list[Disagreement] = []

@@ -19,10 +19,9 @@ Two questions are kept apart throughout, per engine:
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.judge import exploit, story
@@ -88,23 +87,21 @@ def _policies(items: Iterable[CookiePolicy]) -> tuple[CookiePolicy, ...]:
 
 
 def _sorted_observations(observations: Sequence[Observation]) -> list[Observation]:
-    """By target and id. repr() breaks ties between records that share an id (merged
-    runs), so input order never matters; it is only computed for those, because it
-    costs more than the rest of the sort on a 100,000-probe run."""
-    ordered = sorted(observations, key=lambda o: (o.target, o.id))
-    out: list[Observation] = []
-    for _, group in itertools.groupby(ordered, key=lambda o: (o.target, o.id)):
-        same = list(group)
-        out.extend(sorted(same, key=repr) if len(same) > 1 else same)
-    return out
+    """By target and id; repr() breaks ties between records that share an id (merged runs)."""
+    return story.sorted_records(observations, lambda o: (o.target, o.id))
 
 
 class _Context:
     """Indexes shared by all rules for one run."""
 
-    def __init__(self, observations: Sequence[Observation], evidence: Sequence[Evidence]):
+    def __init__(
+        self,
+        observations: Sequence[Observation],
+        evidence: Sequence[Evidence],
+        told: Mapping[tuple[str, str], story.OriginStory] | None = None,
+    ):
         self.observations = _sorted_observations(observations)
-        self.evidence = sorted(evidence, key=lambda e: (e.target, e.key, repr(e)))
+        self.evidence = story.sorted_records(evidence, lambda e: (e.target, e.key))
         self.obs_by_target: dict[str, list[Observation]] = defaultdict(list)
         for o in self.observations:
             self.obs_by_target[o.target].append(o)
@@ -114,7 +111,7 @@ class _Context:
         self.index = EvidenceIndex(self.evidence)
         self.by_key = self.index.by_key
         self.by_id = {o.id: o for o in self.observations}
-        self.stories = story.stories(self.observations, self.index)
+        self.stories = story.stories(self.observations, self.index) if told is None else told
 
     def evidence_for(self, o: Observation) -> Evidence | None:
         """This probe's own exchanges, else the evidence for the same request, else any
@@ -128,14 +125,17 @@ def judge(
     *,
     env: str = "prod",
     engines_run: Sequence[Engine] = (),
+    told: Mapping[tuple[str, str], story.OriginStory] | None = None,
 ) -> list[Finding]:
     """All findings for a run, sorted by severity (worst first), then rule and target.
 
     ``env`` is ``prod`` or ``dev``; in ``dev`` trusting localhost is only
     informational. ``engines_run`` lists the engines that took part (used for
     Max-Age caps); when empty, the engines seen in ``observations`` are used.
+    ``told`` is :func:`harness.judge.story.stories` of these observations and
+    evidence, when the caller has it already (it is worked out otherwise).
     """
-    ctx = _Context(observations, evidence)
+    ctx = _Context(observations, evidence, told)
     engines = _engines(engines_run) or _engines(o.engine for o in ctx.observations)
     targets = sorted({o.target for o in ctx.observations} | {e.target for e in ctx.evidence})
     findings: list[Finding] = []

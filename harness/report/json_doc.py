@@ -16,6 +16,7 @@ and diffable per probe, and ``json.loads`` reads both forms the same.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -63,21 +64,36 @@ def _one_line(value: Any) -> str:
     return _ONE_LINE.encode(value)
 
 
-def dumps_compact(report: Mapping[str, Any]) -> str:
-    """The report as compact JSON, one top-level key and one list element per line."""
+def write_compact(report: Mapping[str, Any], fp: TextIO) -> None:
+    """Write the report as compact JSON, one top-level key and one list element per line.
+
+    Streamed: each line is encoded and written on its own, so a 100-endpoint report
+    (250 MB of JSON) never exists as one string, nor as a list of its lines.
+    """
+    fp.write("{\n")
     items = list(ordered(report).items())
-    lines = ["{"]
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
         if isinstance(value, list) and value:
-            lines.append(f"{_one_line(key)}:[")
+            fp.write(f"{_one_line(key)}:[\n")
             last = len(value) - 1
-            lines.extend(_one_line(v) + ("," if j < last else "") for j, v in enumerate(value))
-            lines.append("]" + comma)
+            for j, element in enumerate(value):
+                fp.write(_one_line(element) + (",\n" if j < last else "\n"))
+            fp.write(f"]{comma}\n")
         else:
-            lines.append(f"{_one_line(key)}:{_one_line(value)}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            fp.write(f"{_one_line(key)}:{_one_line(value)}{comma}\n")
+    fp.write("}\n")
+
+
+def dumps_compact(report: Mapping[str, Any]) -> str:
+    """The report as compact JSON text (:func:`write_compact` into a string)."""
+    buf = io.StringIO()
+    write_compact(report, buf)
+    return buf.getvalue()
+
+
+def _is_large(report: Mapping[str, Any]) -> bool:
+    return len(report.get("probes") or []) > COMPACT_ABOVE
 
 
 def dumps(report: Mapping[str, Any], *, compact: bool | None = None) -> str:
@@ -87,12 +103,16 @@ def dumps(report: Mapping[str, Any], *, compact: bool | None = None) -> str:
     :data:`COMPACT_ABOVE` probes, compact above.
     """
     if compact is None:
-        compact = len(report.get("probes") or []) > COMPACT_ABOVE
+        compact = _is_large(report)
     if compact:
         return dumps_compact(report)
     return json.dumps(ordered(report), indent=2, ensure_ascii=True) + "\n"
 
 
 def write(report: Mapping[str, Any], fp: TextIO) -> None:
-    """Write ``report`` to ``fp`` as JSON (compact when it holds many probes)."""
-    fp.write(dumps(report))
+    """Write ``report`` to ``fp`` as JSON (compact, and streamed, when it holds many probes)."""
+    if _is_large(report):
+        write_compact(report, fp)
+    else:
+        # Small enough to build whole; json.dump would use the slow pure-Python encoder.
+        fp.write(dumps(report, compact=False))

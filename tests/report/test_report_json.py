@@ -69,3 +69,44 @@ def test_compact_handles_empty_lists_and_hostile_text() -> None:
     assert json.loads(text) == report
     assert text.isascii()
     assert not any(ord(c) < 0x20 and c not in "\n" for c in text)
+
+
+def _built_whole(report: dict[str, object]) -> str:
+    """The compact text as json_doc built it before it streamed: every line, then joined."""
+    one = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+    items = list(report_json.ordered(report).items())
+    lines = ["{"]
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"{one(key)}:[")
+            lines.extend(one(v) + ("," if j < len(value) - 1 else "") for j, v in enumerate(value))
+            lines.append("]" + comma)
+        else:
+            lines.append(f"{one(key)}:{one(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+class _Chunks(io.StringIO):
+    """Remembers the longest single write."""
+
+    longest = 0
+
+    def write(self, s: str) -> int:
+        self.longest = max(self.longest, len(s))
+        return super().write(s)
+
+
+def test_large_report_is_streamed_line_by_line_and_the_same_text() -> None:
+    report = hostile()
+    probe = realistic()["probes"][0]
+    report["probes"] = [{**probe, "id": f"p{i}"} for i in range(report_json.COMPACT_ABOVE + 1)]
+    out = _Chunks()
+    report_json.write(report, out)
+    text = out.getvalue()
+    assert text == _built_whole(report) == report_json.dumps(report)
+    assert json.loads(text) == report
+    # No write holds more than one record: the whole text never exists at once.
+    assert out.longest < 4 * len(_built_whole({"probes": [probe]}))
+    assert out.longest < len(text) / 100

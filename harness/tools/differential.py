@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -105,6 +105,9 @@ class Comparison:
     """Modes whose report says the run was cut short."""
     duplicate_ids: tuple[str, ...] = ()
     """Probe ids a report holds more than once (which of its verdicts counts is unknown)."""
+    repeated: Mapping[str, int] = field(default_factory=dict)
+    """Mode -> probes that repeat another endpoint's measurement (``equivalent_to``):
+    compared, but measured in neither run's browsers as themselves."""
 
     @property
     def in_both(self) -> int:
@@ -155,6 +158,11 @@ class Comparison:
                 f"{c.only_one_run} in one run only, {c.not_comparable} not comparable"
             )
         out += [f"run cut short (partial report): {mode}" for mode in self.partial]
+        out += [
+            f"{mode} run: {n} probes repeat another endpoint's measurement "
+            "(grouped endpoints; --exhaustive measures every one)"
+            for mode, n in self.repeated.items()
+        ]
         if self.differences:
             out.append("differences (outcome, cookie_sent):")
             out += ["  " + p.line() for p in self.differences]
@@ -226,6 +234,11 @@ def compare_runs(default: Mapping[str, Any], isolated: Mapping[str, Any]) -> Com
         per_engine={engine: EngineCounts(**c) for engine, c in counts.items()},
         partial=partial,
         duplicate_ids=tuple(sorted(_twice(default) | _twice(isolated))),
+        repeated={
+            mode: n
+            for mode, report in zip(MODES, (default, isolated), strict=True)
+            if (n := sum(1 for p in report["probes"] if p.get("equivalent_to")))
+        },
     )
 
 

@@ -3,10 +3,11 @@
 By default each engine and cookie profile shares one browser context whose pages
 navigate from origin to origin; ``--isolate-origins`` gives every origin a fresh
 context, the old way. For every lab policy with two origins per class, in each engine
-on its own (so a failure names the engine) and with both cookie profiles, both ways
-must give every probe the same ``outcome`` and ``cookie_sent``. The comparison is the
-one ``python -m harness.tools.differential`` makes, with its exit code: a probe only
-one run has fails, and so do errors (no verdict) on more than 1 % of the probes.
+on its own (so a failure names the engine), with both cookie profiles and with
+``--exhaustive`` (every policy measured in full, none grouped), both ways must give
+every probe the same ``outcome`` and ``cookie_sent``. The comparison is the one
+``python -m harness.tools.differential`` makes, with its exit code: a probe only one
+run has fails, and so do errors (no verdict) on more than 1 % of the probes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def test_shared_contexts_give_the_verdicts_of_isolated_ones(
     if executable is None:
         pytest.skip(f"{engine}: {why} (apt-get install {' '.join(APT_PACKAGES[engine])})")
     log = io.StringIO()
-    runs = run_both(["--browser", engine, "--per-class", "2", "--quiet"], tmp_path, err=log)
+    # --exhaustive: endpoints that answer alike are otherwise grouped, and a grouped
+    # endpoint's probes repeat its representative's measurement instead of running
+    # themselves; here every lab policy runs in full both ways.
+    args = ["--browser", engine, "--per-class", "2", "--exhaustive", "--quiet"]
+    runs = run_both(args, tmp_path, err=log)
     # What this check costs, shown with -s or -rP (measured, never asserted).
     print(f"{engine}: " + ", ".join(f"{r.mode} run {r.seconds:.1f} s" for r in runs))
     # Findings are expected (the lab is full of them); only a tool failure stops here.
@@ -62,7 +67,8 @@ def test_shared_contexts_give_the_verdicts_of_isolated_ones(
             shutil.copy2(run.folder / "report.json", artifacts.path(f"{run.mode}-report.json"))
         artifacts.path("differential.txt").write_text(text + "\n", "utf-8")
     assert code == EXIT_CLEAN, f"{engine}:\n{text}"
-    # Something real was compared: every lab policy.
+    # Something real was compared: every lab policy, each probe measured as itself.
     assert set(comparison.per_engine) == {engine} and comparison.compared > 0
+    assert comparison.repeated == {}
     policies = {p["target"].split("/")[3] for p in reports["isolated"]["probes"]}
     assert policies == set(POLICIES)

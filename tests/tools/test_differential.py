@@ -160,6 +160,17 @@ def test_a_probe_id_twice_in_one_report_fails_the_check() -> None:
     assert "1 probe id(s) occur twice in one report: p0-chd" in result.failures()
 
 
+def test_probes_that_repeat_another_endpoint_are_said() -> None:
+    a = report()
+    b = copy.deepcopy(a)
+    probe(b, "p1-fid")["equivalent_to"] = "https://api.example.com/policy0/private"
+    result = compare_runs(a, b)
+    assert result.repeated == {"isolated": 1} and result.exit_code() == 0
+    assert "isolated run: 1 probes repeat another endpoint's measurement" in "\n".join(
+        result.lines()
+    )
+
+
 def test_no_probes_at_all_is_a_tool_error_and_partial_runs_are_said() -> None:
     empty = {"partial": True, "probes": []}
     result = compare_runs(empty, {"partial": False, "probes": []})

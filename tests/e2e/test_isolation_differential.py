@@ -60,6 +60,7 @@ def test_shared_contexts_give_the_verdicts_of_isolated_ones(
         assert report["config"]["cookie_policies"] == ["default", "permissive"]
     comparison = compare_runs(reports["default"], reports["isolated"])
     text = "\n".join(comparison.lines())
+    print(comparison.lines()[0])
     code = comparison.exit_code()
     if code != EXIT_CLEAN:
         # Both reports, for reading the probes in full (copied to $CORSPROOF_ARTIFACTS).

@@ -22,6 +22,7 @@ Everything here is pure; the runner runs the stages.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -209,12 +210,17 @@ async def run_grouped(
     probe_id: Callable[[ProbeSpec], str],
     evidence: Mapping[str, Evidence],
     stopped: Callable[[], bool],
+    replay: Callable[[list[ProbeSpec]], Awaitable[Mapping[str, Evidence | None]]] | None = None,
 ) -> GroupSummary | None:
     """Run ``specs`` (one engine and cookie profile) in the stages of this module.
 
     ``probe`` runs specs in the browser (recording their observations), ``observed``
     gives what is recorded so far by probe id, ``record`` records a repeated one.
-    Returns None when the run stopped before the groups were settled.
+    ``replay`` sends specs from Python (spec id -> what the server said): every probe
+    a member would repeat is replayed on the member and on its representative, and
+    any CORS answer that differs makes the member run in full, so an origin only the
+    member trusts is never covered by the representative's block. Returns None when
+    the run stopped before the groups were settled.
     """
     order = list(dict.fromkeys(s.target for s in specs))
     witnessed = witness_keys(specs)
@@ -236,8 +242,24 @@ async def run_grouped(
     sigs = {t: signature(seen(t, witnessed), evidence) for t in order}
     groups = group(sigs, order)
     members = {m: rep for rep, ms in groups.items() for m in ms}
-    # Stage 3: every endpoint that is not a member runs the rest of the catalogue.
-    await probe([s for s in specs if s.variant.key not in witnessed and s.target not in members])
+    # Stage 3: every endpoint that is not a member runs the rest of the catalogue, while
+    # the server's answers to what members would repeat are replayed from Python.
+    replaying = None
+    if replay is not None and members:
+        repeatable = [
+            s
+            for s in specs
+            if s.variant.key not in witnessed and (s.target in members or groups.get(s.target))
+        ]
+        replaying = asyncio.ensure_future(replay(repeatable))
+    try:
+        await probe(
+            [s for s in specs if s.variant.key not in witnessed and s.target not in members]
+        )
+        replayed = await replaying if replaying is not None else None
+    finally:
+        if replaying is not None and not replaying.done():
+            replaying.cancel()
     if stopped():
         return None
     readers: dict[str, set[str]] = {}
@@ -258,7 +280,8 @@ async def run_grouped(
         mine = seen(member, asked)
         ran = sum(1 for s in by_target[member] if s.variant.key in asked)
         if (
-            len(mine) != ran
+            (replayed is not None and not _replays_agree(rest, by_target[rep], replayed))
+            or len(mine) != ran
             or not agrees(mine, theirs, evidence)
             or any(o is None or o.outcome is Outcome.ERROR for o in rep_rest)
         ):
@@ -274,6 +297,26 @@ async def run_grouped(
             [s for m in disagreed for s in by_target[m] if s.variant.key not in asked_of[m]]
         )
     return GroupSummary(len(order), len(groups), len(members) - len(disagreed), tuple(disagreed))
+
+
+def _replays_agree(
+    rest: Sequence[ProbeSpec],
+    rep_specs: Sequence[ProbeSpec],
+    replayed: Mapping[str, Evidence | None],
+) -> bool:
+    """The server answered the member's replayed probes as it answered the
+    representative's at the same place (status class and every CORS header)."""
+    theirs = {probe_slot(s): replayed.get(s.id) for s in rep_specs}
+    for spec in rest:
+        mine, other = replayed.get(spec.id), theirs.get(probe_slot(spec))
+        if mine is None or other is None:
+            return False
+        if (_headers(mine.preflight), _headers(mine.actual)) != (
+            _headers(other.preflight),
+            _headers(other.actual),
+        ):
+            return False
+    return True
 
 
 def grouping_note(engine: Engine, policy: CookiePolicy, summary: GroupSummary) -> str:

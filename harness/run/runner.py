@@ -260,6 +260,7 @@ class Runner:
             concurrency=8 if self.lab is not None else max(2, self.config.concurrency),
             rewrite=rewrite,
         )
+        self._replayer = replayer
         try:
             plan = await self._check_targets(plan, replayer)
             engines = await self._resolve_engines()
@@ -450,6 +451,8 @@ class Runner:
         _ = async_playwright
         return pws
 
+    _replayer: Replayer | None = None
+    """The run's replay, for grouping's check of what members would repeat."""
     _pw_cm: Any = None
     _pw: Any = None
     _pw_lock: asyncio.Lock | None = None
@@ -565,9 +568,31 @@ class Runner:
             probe_id=lambda s: probe_id(s, engine, policy),
             evidence=self.evidence,
             stopped=lambda: self._stopped_at is not None or self.partial,
+            replay=self._replay_answers,
         )
         if summary is not None:
             self.session_notes.append(grouping_note(engine, policy, summary))
+
+    async def _replay_answers(self, specs: list[ProbeSpec]) -> dict[str, Evidence | None]:
+        """What the server answers ``specs`` sent from Python, by spec id (grouping's
+        check of the probes members would repeat). Each distinct request goes once."""
+        by_key: dict[str, list[ProbeSpec]] = defaultdict(list)
+        for spec in specs:
+            by_key[ev_key(spec)].append(spec)
+        keys = list(by_key)
+
+        async def one(key: str) -> Evidence | None:
+            spec = by_key[key][0]
+            if not self.config.wire:
+                return await self._evidence(spec)  # the replay already under way
+            if self._replayer is None:
+                return None
+            with contextlib.suppress(Exception):
+                return await self._replayer.evidence_for(spec)
+            return None
+
+        answers = await asyncio.gather(*(one(k) for k in keys))
+        return {s.id: ev for k, ev in zip(keys, answers, strict=True) for s in by_key[k]}
 
     def _observed(self, engine: Engine, policy: CookiePolicy) -> dict[str, Observation]:
         """This engine and profile's observations so far, by probe id."""

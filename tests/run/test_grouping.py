@@ -13,6 +13,7 @@ from harness.model.results import (
     Credentials,
     Engine,
     Evidence,
+    HttpExchange,
     Observation,
     Origin,
     Outcome,
@@ -93,7 +94,20 @@ class FakeBrowser:
         self.observations[obs.id] = obs
         return obs
 
-    def run(self, specs: list[ProbeSpec]) -> GroupSummary | None:
+    async def replay(self, part: list[ProbeSpec]) -> dict[str, Evidence | None]:
+        """The server's answer from Python: ACAO names the origin wherever it reads."""
+        out: dict[str, Evidence | None] = {}
+        for spec in part:
+            origin = spec.variant.origin.serialize()
+            allowed = self.observe(spec).outcome is Outcome.READABLE
+            headers = (("Access-Control-Allow-Origin", origin),) if allowed else ()
+            actual = HttpExchange("GET", spec.target, (), 200, headers)
+            out[spec.id] = Evidence(
+                spec.id, spec.target, origin, spec.shape.name, spec.credentials, None, actual
+            )
+        return out
+
+    def run(self, specs: list[ProbeSpec], *, replay: bool = True) -> GroupSummary | None:
         evidence: dict[str, Evidence] = {}
         return asyncio.run(
             run_grouped(
@@ -104,6 +118,7 @@ class FakeBrowser:
                 probe_id=lambda s: s.id,
                 evidence=evidence,
                 stopped=lambda: False,
+                replay=self.replay if replay else None,
             )
         )
 
@@ -218,3 +233,28 @@ def test_nothing_is_probed_twice(n: int) -> None:
     fake = FakeBrowser({p: strict for p in paths})
     fake.run(specs_for(paths))
     assert len(fake.asked) == len(set(fake.asked))
+
+
+def test_an_origin_only_the_member_trusts_is_found_by_the_replay() -> None:
+    specs = specs_for(["a", "b"])
+    witnessed = witness_keys(specs)
+    outside = next(s.variant.key for s in specs if s.variant.key not in witnessed)
+
+    def trusts_one_more(spec: ProbeSpec) -> Outcome:
+        return Outcome.READABLE if spec.variant.key == outside else strict(spec)
+
+    policies: dict[str, Policy] = {"a": strict, "b": trusts_one_more}
+    # The browsers alone cannot see it: the witnesses agree and the member would
+    # repeat the representative's block of that origin.
+    blind = FakeBrowser(policies)
+    assert blind.run(specs, replay=False) == GroupSummary(2, 1, 1, ())
+    # The server's own answers, replayed on every probe a member would repeat, differ:
+    # the member runs in full and its extra reader is measured.
+    fake = FakeBrowser(policies)
+    assert fake.run(specs) == GroupSummary(2, 1, 0, (f"{API}/b",))
+    read = [
+        o
+        for o in fake.observations.values()
+        if o.target.endswith("/b") and o.outcome is Outcome.READABLE and o.role is Role.ATTACKER
+    ]
+    assert read and all(o.equivalent_to is None for o in read)

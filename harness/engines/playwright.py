@@ -261,8 +261,13 @@ class OriginPage(Protocol):
     async def cors_reasons(self) -> Mapping[str, str]:
         """Engine CORS error reasons seen so far, by probe id (where the engine offers them)."""
 
-    async def close(self) -> None:
-        """Dispose of the page and its context."""
+    async def close(self, *, reset_jar: bool = True) -> None:
+        """Dispose of the page and its context, or hand a reused page back.
+
+        ``reset_jar`` False: no target can have changed the cookie jar while this
+        origin probed (the wire saw no ``Set-Cookie``), so a reused browser or context
+        keeps its jar as it is instead of putting the victim's back.
+        """
 
 
 class EngineSession(Protocol):
@@ -457,7 +462,7 @@ class PlaywrightOriginPage:
         cdp: Any | None,
         *,
         engine: Engine | None = None,
-        release: Callable[[PlaywrightOriginPage], Awaitable[None]] | None = None,
+        release: Callable[[PlaywrightOriginPage, bool], Awaitable[None]] | None = None,
     ) -> None:
         self._context = context
         self._page = page
@@ -551,9 +556,11 @@ class PlaywrightOriginPage:
             text = first_line(exc, limit=500)
             low = text.lower()
             invalid = any(m in low for m in _INVALID_URL_MARKERS)
-            # A refused URL leaves the page as it was; any other failure (a load that
-            # hung, an error page) may leave it stuck, so it is not reused.
-            self.healthy = self.healthy and invalid
+            # A refused or failed navigation leaves a page that can go on to the next
+            # origin (Firefox refuses a dozen catalogue hosts outright); one that hung
+            # until the timeout may still be busy, so it is not reused.
+            if type(exc).__name__ == "TimeoutError":
+                self.healthy = False
             raise NavigationError(text, invalid=invalid) from None
         return str(await self.evaluate("() => location.origin", None, timeout))
 
@@ -595,14 +602,14 @@ class PlaywrightOriginPage:
         """Network failures that were not CORS blocks, by probe id (Chromium only)."""
         return {k: v for k, v in self._net_errors.items() if k not in self._reasons}
 
-    async def close(self) -> None:
+    async def close(self, *, reset_jar: bool = True) -> None:
         if self._release is None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._context.close(), 10)
             return
         if self.healthy and not self._page.is_closed():
             self.forget_origin()
-            await self._release(self)
+            await self._release(self, reset_jar)
             return
         await self.discard()
 
@@ -838,8 +845,9 @@ class PlaywrightSession:
                 f"{self.resolved.engine.value} could not open a page: {first_line(exc)}"
             ) from None
 
-        async def release(done: PlaywrightOriginPage) -> None:
-            await self._restore_jar(shared.context)
+        async def release(done: PlaywrightOriginPage, reset_jar: bool) -> None:
+            if reset_jar:
+                await self._restore_jar(shared.context)
             shared.idle.append(done)
 
         return PlaywrightOriginPage(

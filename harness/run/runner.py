@@ -741,6 +741,8 @@ class Runner:
         engine = resolved.engine
         t0 = time.monotonic()
         page: OriginPage | None = None
+        wire = self._harness.wire if self._harness is not None and self.config.wire else None
+        cookies_set = wire.cookies_set if wire is not None else -1
         try:
             page = await asyncio.wait_for(opened or session.open_origin(slot), 30)
             self.timings[f"context:{engine.value}"] += time.monotonic() - t0
@@ -770,7 +772,9 @@ class Runner:
             return session
         finally:
             if page is not None:
-                await page.close()
+                # Without the wire nobody saw whether a target set a cookie: reset.
+                still = wire is not None and wire.cookies_set == cookies_set
+                await page.close(reset_jar=not still)
         counts: dict[str, int] = defaultdict(int)
         for obs in results:
             counts[obs.outcome.value] += 1

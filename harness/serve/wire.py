@@ -226,6 +226,9 @@ class WireLog:
         self._limit = limit
         self._open: dict[str, int] = {}
         self.dropped = 0
+        self.cookies_set = 0
+        """Answers that carried ``Set-Cookie`` so far: while it stands still, no target
+        can have changed a browser's cookie jar, so a reused page needs no reset."""
 
     def begin(self, marker: str | None) -> None:
         """An exchange of this probe has started; :meth:`settled` waits for its record."""
@@ -244,6 +247,8 @@ class WireLog:
         """File one exchange under the probe its marker names."""
         with self._lock:
             self._seq += 1
+            if any(name.lower() == "set-cookie" for name, _ in exchange.response_headers):
+                self.cookies_set += 1
             if marker is not None:
                 probe, _ = probe_of(marker)
                 left = self._open.get(probe, 0) - 1

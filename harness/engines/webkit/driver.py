@@ -44,6 +44,8 @@ class Driver:
         self.pid: int | None = proc.pid if proc is not None else None
         self.uses = 0
         """Origins this browser has served."""
+        self.jar_dirty = True
+        """A target may have changed its cookies since they were last set (unknown: yes)."""
 
     def quit(self) -> None:
         """End the WebDriver session, then whatever of its process group is still alive."""

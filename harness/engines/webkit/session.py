@@ -283,11 +283,12 @@ class WebKitOriginPage:
         # ("Origin X is not allowed by Access-Control-Allow-Origin") is not available.
         return {}
 
-    async def close(self) -> None:
+    async def close(self, *, reset_jar: bool = True) -> None:
         if self._closed:
             return
         self._closed = True
         if self._release is not None and self._healthy:
+            self._drv.jar_dirty = reset_jar
             await self._threads.run(self._release, self._drv)
             return
         if self._on_close is not None:
@@ -333,13 +334,13 @@ class _SlotPage:
     async def cors_reasons(self) -> Mapping[str, str]:
         return {} if self._inner is None else await self._inner.cors_reasons()
 
-    async def close(self) -> None:
+    async def close(self, *, reset_jar: bool = True) -> None:
         if self._closed:
             return
         self._closed = True
         try:
             if self._inner is not None:
-                await self._inner.close()
+                await self._inner.close(reset_jar=reset_jar)
         finally:
             if self._holds:
                 self._holds = False
@@ -541,8 +542,10 @@ class WebKitSession:
         try:
             # A reused browser may hold cookies the targets set while another origin
             # probed; clearing them on each host gives the next origin the jar a
-            # fresh browser would have: the victim's cookies and nothing else.
-            _set_cookies(drv.driver, self._cookies, clear=self._reset_hosts if reused else ())
+            # fresh browser would have: the victim's cookies and nothing else. When
+            # the wire saw no Set-Cookie meanwhile, the jar is still the victim's.
+            if not reused or drv.jar_dirty:
+                _set_cookies(drv.driver, self._cookies, clear=self._reset_hosts if reused else ())
             drv.driver.get("about:blank")
         except BaseException:
             self._forget(drv)

@@ -25,6 +25,7 @@ from harness.model.results import (
     evidence_from_dict,
     observation_from_dict,
 )
+from harness.report.document import ProbeRow, RecordRow
 
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 """Severity names, worst first."""
@@ -430,20 +431,59 @@ def origin_stories(report: Mapping[str, Any]) -> dict[tuple[str, str], OriginSto
     The same function, over the same probes and evidence, that judged the run: the
     findings, this comparison and the HTML matrix therefore tell one story. A probe or
     exchange record too malformed to read back is left out.
+
+    Worked out one target at a time, with the exchange records that target's probes
+    can be matched with (its own, and any its probes name by key): the same stories as
+    over the whole run at once, without the whole run's records alive together.
     """
-    observations = []
+    probes: dict[str, list[Mapping[str, Any]]] = {}
     for p in report.get("probes") or []:
-        try:
-            observations.append(observation_from_dict(p))
-        except (KeyError, ValueError, TypeError):
-            continue
-    evidence = []
+        if not isinstance(p, Mapping) or "target" not in p:
+            continue  # no Observation without a target
+        target = p.get("target")
+        if not isinstance(target, str):
+            return _stories_of(report.get("probes") or [], report.get("evidence") or [])
+        probes.setdefault(target, []).append(p)
+    by_target: dict[str, list[Mapping[str, Any]]] = {}
+    by_key: dict[str, list[Mapping[str, Any]]] = {}
     for e in report.get("evidence") or []:
+        if not isinstance(e, Mapping):
+            continue  # evidence_from_dict would raise TypeError
+        by_target.setdefault(str(e.get("target")), []).append(e)
+        by_key.setdefault(str(e.get("key")), []).append(e)
+    out: dict[tuple[str, str], OriginStory] = {}
+    for target in sorted(probes):
+        rows = by_target.get(target, [])
+        named = {p.get("evidence") for p in probes[target]}
+        # An exchange record of another target that a probe names: kept, as the
+        # whole-run index keeps it (only the matching by key can reach it).
+        seen = {id(e) for e in rows}
+        extra = [
+            e for k in named if isinstance(k, str) for e in by_key.get(k, []) if id(e) not in seen
+        ]
+        out.update(_stories_of(probes[target], [*rows, *extra]))
+    return out
+
+
+def _stories_of(
+    probes: Iterable[Mapping[str, Any]], evidence: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, str], OriginStory]:
+    observations = []
+    for p in probes:
         try:
-            evidence.append(evidence_from_dict(e))
+            # A document's row is its observation already, unless redaction changed it.
+            observations.append(
+                p.observation() if isinstance(p, ProbeRow) else observation_from_dict(p)
+            )
         except (KeyError, ValueError, TypeError):
             continue
-    return stories(observations, evidence)
+    records = []
+    for e in evidence:
+        try:
+            records.append(e.evidence() if isinstance(e, RecordRow) else evidence_from_dict(e))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return stories(observations, records)
 
 
 def vulnerability_origins(report: Mapping[str, Any]) -> dict[tuple[str, str], tuple[str, str, str]]:

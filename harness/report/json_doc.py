@@ -12,6 +12,9 @@ compact, one record per line: each top-level key starts a line and every element
 of a top-level list (each probe, each evidence record, each finding) is a single
 line with ``(",", ":")`` separators. That keeps the file small, still ``grep``-able
 and diffable per probe, and ``json.loads`` reads both forms the same.
+
+The dict may be a :func:`harness.report.document.document`, whose probe and
+evidence rows are made as they are read: each is encoded, written and dropped in turn.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import io
 import json
 from collections.abc import Mapping
 from typing import Any, TextIO
+
+from harness.report.document import Rows, plain
 
 COMPACT_ABOVE = 5000
 """Reports with more probes than this are written compact (one record per line)."""
@@ -57,7 +62,7 @@ def ordered(report: Mapping[str, Any]) -> dict[str, Any]:
 # ensure_ascii also escapes C1 controls (e.g. U+009B, a terminal CSI) that a hostile
 # header could carry, so the file is safe to cat in a terminal. One encoder for the
 # whole report: json.dumps would build one per probe.
-_ONE_LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+_ONE_LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, default=plain)
 
 
 def _one_line(value: Any) -> str:
@@ -74,7 +79,7 @@ def write_compact(report: Mapping[str, Any], fp: TextIO) -> None:
     items = list(ordered(report).items())
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
-        if isinstance(value, list) and value:
+        if isinstance(value, (list, Rows)) and value:
             fp.write(f"{_one_line(key)}:[\n")
             last = len(value) - 1
             for j, element in enumerate(value):
@@ -106,7 +111,7 @@ def dumps(report: Mapping[str, Any], *, compact: bool | None = None) -> str:
         compact = _is_large(report)
     if compact:
         return dumps_compact(report)
-    return json.dumps(ordered(report), indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(ordered(report), indent=2, ensure_ascii=True, default=plain) + "\n"
 
 
 def write(report: Mapping[str, Any], fp: TextIO) -> None:

@@ -141,6 +141,10 @@ class Runner:
         self._pacer = Pacer(RateLimiter(0), timeout=config.timeout, concurrency=config.concurrency)
         """Batches and --rate pacing (remade with the run's limiter by ``_run_all``)."""
         self._targets_run: tuple[str, ...] = ()
+        self._leader_over: dict[Engine, asyncio.Event] = {}
+        """Engines whose profiles run at once: set when the first profile is done."""
+        self._origin_measured: dict[tuple[Engine, str], asyncio.Event] = defaultdict(asyncio.Event)
+        """(engine, origin variant key): the first profile has measured this origin."""
         self._refused: dict[tuple[Engine, str], str] = {}
         """(engine, origin variant key) -> why the engine would not load a page there."""
 
@@ -482,69 +486,122 @@ class Runner:
         return policies
 
     async def _run_engine(self, resolved: ResolvedEngine, plan: Plan, setup: SessionSetup) -> None:
+        """Every cookie profile of one engine: a local engine runs them at once.
+
+        The second profile takes each origin after the first has measured it, so an
+        origin the engine refused under the first is carried over, never loaded again.
+        A remote engine runs them one after the other (its machine may have one slot).
+        """
         groups = plan.by_variant()
-        for policy in self._profiles_for(resolved.engine):
-            if (
-                policy is CookiePolicy.PERMISSIVE
-                and CookiePolicy.DEFAULT in self.config.cookie_policies
-            ):
-                # The cookie profile only changes what credentialed requests carry;
-                # anonymous probes were already measured under the default profile.
-                work = {
-                    k: [s for s in v if s.credentials is Credentials.INCLUDE]
-                    for k, v in groups.items()
-                }
-                work = {k: v for k, v in work.items() if v}
-            else:
-                work = groups
-            if self._done:
-                work = {
-                    k: [s for s in v if probe_id(s, resolved.engine, policy) not in self._done]
-                    for k, v in work.items()
-                }
-                work = {k: v for k, v in work.items() if v}
-                if not work:
-                    continue
-            t0 = time.monotonic()
+        # The default profile leads: what it measures is what the others carry over.
+        profiles = sorted(
+            self._profiles_for(resolved.engine), key=lambda p: p is not CookiePolicy.DEFAULT
+        )
+        if (
+            len(profiles) < 2
+            or resolved.remote is not None
+            or profiles[0] is not CookiePolicy.DEFAULT
+        ):
+            for policy in profiles:
+                await self._run_profile(resolved, groups, policy, setup)
+            return
+        leader_over = asyncio.Event()
+        self._leader_over[resolved.engine] = leader_over
+
+        async def lead() -> None:
             try:
-                session = await self._open_session(resolved, policy, setup)
-            except LaunchError as exc:
-                # Exit code 2 when the user asked for this engine by name; otherwise the
-                # run goes on with the engines that did start, and says so.
-                explicit = self._explicit(resolved.engine)
-                self._fail(ErrorKind.LAUNCH if explicit else ErrorKind.BROWSER_FAILED, str(exc))
-                self._lose(work, resolved.engine, policy, f"browser did not start: {exc}")
-                continue
-            self.timings[f"launch:{resolved.engine.value}"] += time.monotonic() - t0
-            if not any(b.engine is session.info.engine for b in self.browsers):
-                self.browsers.append(session.info)
-            note = getattr(session, "note", "")
-            if note and note not in self.session_notes:
-                self.session_notes.append(note)
-            info = session.info
-            self._emit(BrowserStarted(info.engine.value, info.version, info.source, policy.value))
-            holder = [session]
-            # Probes the cookie profile cannot change are not run twice: an origin the
-            # engine refused to load under the default profile is refused again.
-            if policy is CookiePolicy.PERMISSIVE:
-                work = self._carry_refusals(work, resolved.engine, policy)
-            specs = [s for group in work.values() for s in group]
-            try:
-                if self._grouping(specs):
-                    await self._run_grouped(specs, holder, resolved, policy, setup)
-                else:
-                    await self._probe_specs(specs, holder, resolved, policy, setup)
+                await self._run_profile(resolved, groups, profiles[0], setup)
             finally:
-                restores = getattr(holder[0], "jar_restores", 0)
-                if restores:
-                    self.session_notes.append(
-                        f"{resolved.engine.value} ({policy.value}): a target changed the "
-                        f"victim's cookies in the shared context; the jar was put back "
-                        f"{restores} time(s), after the origin that saw it. Probes of other "
-                        "origins in flight at that moment ran with the changed jar (the wire "
-                        "recorded what they sent); --isolate-origins gives each origin its own."
-                    )
-                await holder[0].close()
+                leader_over.set()
+
+        await asyncio.gather(
+            lead(), *(self._run_profile(resolved, groups, p, setup) for p in profiles[1:])
+        )
+
+    async def _after_leader(self, engine: Engine, policy: CookiePolicy, key: str) -> str | None:
+        """A following profile: wait until the first has measured this origin; returns
+        why the engine refused it there, if it did."""
+        over = self._leader_over.get(engine)
+        if over is None or policy is not CookiePolicy.PERMISSIVE:
+            return None
+        done = self._origin_measured[(engine, key)]
+        if not (done.is_set() or over.is_set()):
+            waits = [asyncio.ensure_future(done.wait()), asyncio.ensure_future(over.wait())]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+        return self._refused.get((engine, key))
+
+    async def _run_profile(
+        self,
+        resolved: ResolvedEngine,
+        groups: dict[str, list[ProbeSpec]],
+        policy: CookiePolicy,
+        setup: SessionSetup,
+    ) -> None:
+        """One browser for one cookie profile, and all its probes."""
+        if (
+            policy is CookiePolicy.PERMISSIVE
+            and CookiePolicy.DEFAULT in self.config.cookie_policies
+        ):
+            # The cookie profile only changes what credentialed requests carry;
+            # anonymous probes were already measured under the default profile.
+            work = {
+                k: [s for s in v if s.credentials is Credentials.INCLUDE] for k, v in groups.items()
+            }
+            work = {k: v for k, v in work.items() if v}
+        else:
+            work = groups
+        if self._done:
+            work = {
+                k: [s for s in v if probe_id(s, resolved.engine, policy) not in self._done]
+                for k, v in work.items()
+            }
+            work = {k: v for k, v in work.items() if v}
+            if not work:
+                return
+        t0 = time.monotonic()
+        try:
+            session = await self._open_session(resolved, policy, setup)
+        except LaunchError as exc:
+            # Exit code 2 when the user asked for this engine by name; otherwise the
+            # run goes on with the engines that did start, and says so.
+            explicit = self._explicit(resolved.engine)
+            self._fail(ErrorKind.LAUNCH if explicit else ErrorKind.BROWSER_FAILED, str(exc))
+            self._lose(work, resolved.engine, policy, f"browser did not start: {exc}")
+            return
+        self.timings[f"launch:{resolved.engine.value}"] += time.monotonic() - t0
+        if not any(b.engine is session.info.engine for b in self.browsers):
+            self.browsers.append(session.info)
+        note = getattr(session, "note", "")
+        if note and note not in self.session_notes:
+            self.session_notes.append(note)
+        info = session.info
+        self._emit(BrowserStarted(info.engine.value, info.version, info.source, policy.value))
+        holder = [session]
+        # Probes the cookie profile cannot change are not run twice: an origin the
+        # engine refused to load under the default profile is refused again.
+        if policy is CookiePolicy.PERMISSIVE:
+            work = self._carry_refusals(work, resolved.engine, policy)
+        specs = [s for group in work.values() for s in group]
+        try:
+            if self._grouping(specs):
+                await self._run_grouped(specs, holder, resolved, policy, setup)
+            else:
+                await self._probe_specs(specs, holder, resolved, policy, setup)
+        finally:
+            restores = getattr(holder[0], "jar_restores", 0)
+            if restores:
+                self.session_notes.append(
+                    f"{resolved.engine.value} ({policy.value}): a target changed the "
+                    f"victim's cookies in the shared context; the jar was put back "
+                    f"{restores} time(s), after the origin that saw it. Probes of other "
+                    "origins in flight at that moment ran with the changed jar (the wire "
+                    "recorded what they sent); --isolate-origins gives each origin its own."
+                )
+            await holder[0].close()
 
     def _grouping(self, specs: Sequence[ProbeSpec]) -> bool:
         """Group endpoints that answer alike, unless told not to or resuming."""
@@ -715,10 +772,16 @@ class Runner:
             if why is None:
                 rest[key] = specs
                 continue
-            note = f"{why} (measured under the default cookie profile; cookies do not change it)"
-            for spec in specs:
-                self._record(unjudged(spec, engine, policy, Outcome.NOT_PRODUCIBLE, note, None))
+            self._carry(specs, engine, policy, why)
         return rest
+
+    def _carry(
+        self, specs: Sequence[ProbeSpec], engine: Engine, policy: CookiePolicy, why: str
+    ) -> None:
+        """Record an origin the engine refused under the default profile as refused here."""
+        note = f"{why} (measured under the default cookie profile; cookies do not change it)"
+        for spec in specs:
+            self._record(unjudged(spec, engine, policy, Outcome.NOT_PRODUCIBLE, note, None))
 
     def _lose(
         self, groups: Mapping[str, list[ProbeSpec]], engine: Engine, policy: CookiePolicy, why: str
@@ -741,6 +804,10 @@ class Runner:
         engine = resolved.engine
         t0 = time.monotonic()
         page: OriginPage | None = None
+        refused = await self._after_leader(engine, policy, variant.key)
+        if refused is not None:
+            self._carry(specs, engine, policy, refused)
+            return session
         wire = self._harness.wire if self._harness is not None and self.config.wire else None
         cookies_set = wire.cookies_set if wire is not None else -1
         try:
@@ -771,6 +838,8 @@ class Runner:
                 self._record(lost(spec, engine, policy, why))
             return session
         finally:
+            if policy is CookiePolicy.DEFAULT:
+                self._origin_measured[(engine, variant.key)].set()
             if page is not None:
                 # Without the wire nobody saw whether a target set a cookie: reset.
                 still = wire is not None and wire.cookies_set == cookies_set

@@ -28,7 +28,9 @@ def _key(o: Observation) -> tuple[str, str, str, str]:
     # Per engine: engines send different headers, which a server may answer differently.
     # A token probe is compared with the plain GET: the same request without the token.
     shape = SIMPLE_GET if o.shape == TOKEN_GET else o.shape
-    return (o.engine.value, o.target, shape, o.method)
+    # A repeat of an equivalent endpoint's observation carries that endpoint's answer:
+    # it is judged against, and only counts towards, that endpoint's own answers.
+    return (o.engine.value, o.equivalent_to or o.target, shape, o.method)
 
 
 def _credentialed(o: Observation) -> bool:

@@ -54,3 +54,29 @@ def test_one_measured_probe_makes_a_finding_verified() -> None:
     (f,) = with_basis([finding(MEMBER, ("x1", "w1"), "Reads: yes\nWhy: no")], obs)
     assert f.equivalent_to is None
     assert f.detail == "Reads: yes\nWhy: no\nBasis: verified on this endpoint in chromium"
+
+
+def test_a_repeat_is_judged_against_its_representatives_answers() -> None:
+    from harness.judge.victim import whose_data
+
+    anon = "hash-anonymous"
+    mine = "hash-victim-of-b"
+    theirs = "hash-victim-of-a"
+
+    def answer(id: str, target: str, cookie: bool, body: str, **kw: object) -> object:
+        return observation(
+            id=id, target=target, cookie_sent=cookie, wire_status=200, wire_body_hash=body, **kw
+        )
+
+    obs = [
+        answer("a-anon", REP, False, anon),
+        answer("a-cred", REP, True, theirs),
+        answer("b-anon", MEMBER, False, anon),
+        answer("b-cred", MEMBER, True, mine),
+        # b's repeat of a's credentialed answer: a's body, not b's.
+        answer("b-rep", MEMBER, True, theirs, equivalent_to=REP),
+    ]
+    found = whose_data(obs)  # type: ignore[arg-type]
+    assert found["b-rep"].victim is True
+    # The repeat does not make b's own answers look as if they varied.
+    assert found["b-cred"].victim is True

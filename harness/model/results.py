@@ -7,6 +7,8 @@ into ``report.json`` serializes through :func:`RunReport.to_dict`.
 
 The records are slotted: a 100-endpoint run holds 178,500 observations and tens of
 thousands of exchanges, and an instance ``__dict__`` would more than double each one.
+For the same reason observations, exchanges and evidence intern the strings that
+repeat from record to record (:func:`_share`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -335,10 +338,57 @@ class Observation:
     browser measurement this observation repeats, because the two endpoints' servers
     answered alike and a witness set of origins, run on this endpoint too, agreed."""
 
+    def __post_init__(self) -> None:
+        _share(self, _SHARED_OBSERVATION)
+
     @property
     def readable(self) -> bool:
         """JavaScript could read both the status and the body."""
         return self.outcome is Outcome.READABLE
+
+
+_SHARED_OBSERVATION = (
+    "target",
+    "origin",
+    "page_origin",
+    "origin_class",
+    "shape",
+    "block_reason",
+    "error",
+    "victim_note",
+    "cookie_note",
+    "evidence",
+    "body_hash",
+    "wire_body_hash",
+    "equivalent_to",
+)
+"""Observation fields whose values repeat across probes (not ``id``: it never does)."""
+
+
+def _share(record: Any, names: tuple[str, ...]) -> None:
+    """Intern ``record``'s string fields among ``names``.
+
+    A big run repeats each origin, block reason, evidence key and header name in
+    hundreds of thousands of records, each its own copy as the engine or the wire gave
+    it: interned, equal strings are one object (freed with its last record), about a
+    third of what a 100-endpoint run's records hold.
+    """
+    for name in names:
+        value = getattr(record, name)
+        if type(value) is str:
+            object.__setattr__(record, name, sys.intern(value))
+
+
+def _shared_pairs(pairs: Any) -> Any:
+    """Header pairs with both strings interned; anything else as it is."""
+    if type(pairs) is not tuple:
+        return pairs
+    return tuple(
+        (sys.intern(p[0]), sys.intern(p[1]))
+        if type(p) is tuple and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
+        else p
+        for p in pairs
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +415,13 @@ class HttpExchange:
     """Wire only: length and hash of the decoded response body (never the body)."""
     body_truncated: bool = False
 
+    def __post_init__(self) -> None:
+        _share(self, ("method", "url", "error", "source", "protocol", "body_hash"))
+        object.__setattr__(self, "request_headers", _shared_pairs(self.request_headers))
+        object.__setattr__(self, "response_headers", _shared_pairs(self.response_headers))
+        if type(self.cookies) is tuple and all(type(c) is str for c in self.cookies):
+            object.__setattr__(self, "cookies", tuple(sys.intern(c) for c in self.cookies))
+
     def header(self, name: str) -> str | None:
         """The response header values joined with ``, ``, or None when absent."""
         values = [v for k, v in self.response_headers if k.lower() == name.lower()]
@@ -382,6 +439,9 @@ class Evidence:
     credentials: Credentials
     preflight: HttpExchange | None
     actual: HttpExchange | None
+
+    def __post_init__(self) -> None:
+        _share(self, ("key", "target", "origin", "shape"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,6 @@ from harness.model.results import (
     RunReport,
     evidence_from_dict,
     observation_from_dict,
-    observation_to_dict,
     to_jsonable,
 )
 
@@ -46,6 +45,7 @@ class Memo:
     def __init__(self, redact: Redact | None) -> None:
         self._redact = redact
         self._seen: dict[str, str] = {}
+        self._enums: dict[enum.Enum, Any] = {}
 
     def __call__(self, text: str) -> str:
         if self._redact is None:
@@ -65,6 +65,14 @@ class Memo:
             return self(data)
         return data
 
+    def enum(self, member: enum.Enum) -> Any:
+        """An enum member's report.json value (its value, redacted), once per member."""
+        try:
+            return self._enums[member]
+        except KeyError:
+            done = self._enums[member] = self.walk(member.value)
+            return done
+
     def field(self, value: Any) -> Any:
         """One record field as its report.json value, redacted (the common types first:
         a row's fields are read millions of times in a big report)."""
@@ -74,7 +82,7 @@ class Memo:
         if kind in _SCALARS:
             return value
         if isinstance(value, enum.Enum):
-            return self.walk(value.value)
+            return self.enum(value)
         if kind is tuple:
             return [self.walk(v) for v in value]
         return self.walk(value)
@@ -95,17 +103,21 @@ class ProbeRow(Mapping[str, Any]):
         self._memo = memo
 
     def __getitem__(self, key: str) -> Any:
-        # As observation_to_dict turns the field into JSON, then _redact_dict.
-        if key in _PROBE_FIELD_SET:
-            return self._memo.field(getattr(self._obs, key))
-        if key == "readable":
-            return self._obs.readable
+        if key in _PROBE_FIELD_SET or key == "readable":
+            return self.get(key)
         raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value at ``key``, else ``default`` (faster than Mapping's own)."""
+        """The value at ``key``, else ``default`` (faster than Mapping's own: the HTML
+        page reads some 50 fields per probe)."""
+        # As observation_to_dict turns the field into JSON, then _redact_dict; strings
+        # and scalars, most of what is read, without a further call.
         if key in _PROBE_FIELD_SET:
-            return self._memo.field(getattr(self._obs, key))
+            value = getattr(self._obs, key)
+            kind = type(value)
+            if kind is str:
+                return self._memo(value)
+            return value if kind in _SCALARS else self._memo.field(value)
         if key == "readable":
             return self._obs.readable
         return default
@@ -121,18 +133,29 @@ class ProbeRow(Mapping[str, Any]):
 
     def plain(self) -> dict[str, Any]:
         """The row as a dict of its own (what json encodes)."""
-        return dict(self._memo.walk(observation_to_dict(self._obs)))
+        obs, field = self._obs, self._memo.field
+        row = {name: field(getattr(obs, name)) for name in _PROBE_FIELDS}
+        row["readable"] = obs.readable
+        return row
 
     def observation(self) -> Observation:
         """What :func:`observation_from_dict` reads back from this row, without a copy
         when redaction left the row as the observation is (it raises as that does)."""
-        field = self._memo.field
+        memo = self._memo
         for name in _PROBE_FIELDS:
             value = getattr(self._obs, name)
-            if isinstance(value, enum.Enum):
-                value = value.value
-            shown = field(value)
-            if shown != (list(value) if type(value) is tuple else value):
+            kind = type(value)
+            if kind is str:
+                same = memo(value) == value
+            elif kind in _SCALARS:
+                continue
+            elif isinstance(value, enum.Enum):
+                same = memo.enum(value) == value.value
+            elif kind is tuple:
+                same = all(memo.walk(v) == v for v in value)
+            else:
+                same = memo.walk(value) == value
+            if not same:
                 return observation_from_dict(self)
         return self._obs
 

@@ -1034,10 +1034,12 @@ class Runner:
 
     def _witness_summary(self, observations: Sequence[Observation]) -> dict[str, Any]:
         """How the run's cookie and data verdicts were established, for the report."""
-        reached = sum(1 for o in observations if o.cookie_sent is not None)
+        measured = [o for o in observations if o.equivalent_to is None]
+        reached = sum(1 for o in measured if o.cookie_sent is not None)
         out: dict[str, Any] = {
             "wire": self.config.wire,
             "probes": len(observations),
+            "repeated_from_equivalent": len(observations) - len(measured),
             "reached_target": reached,
             "cookie_unknown": sum(
                 1

@@ -38,7 +38,6 @@ import json
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -99,24 +98,36 @@ T = TypeVar("T")
 class _Threads:
     """Runs blocking Selenium calls off the event loop, like :func:`asyncio.to_thread`.
 
-    Each origin holds a thread for as long as its probe batch runs; a pool of our
-    own keeps that from filling the loop's default executor (6 threads on 2 CPUs).
+    Each call gets a daemon thread of its own. A WebDriver call can block for good
+    (a MiniBrowser launch whose wait the runner gave up on, while the session closes
+    and takes Xvfb with it); a pool thread would then keep the process from exiting
+    after the run has written its reports (measured: the bench hung at exit under a
+    load average of 20). Origins, not threads, bound how many calls run at once.
     """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="corsproof-webkit")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        try:
-            future = loop.run_in_executor(self._pool, functools.partial(fn, *args))
-        except RuntimeError:
-            # The session is closed and its pool gone; a late page close still runs.
-            return await asyncio.to_thread(fn, *args)
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(outcome: Callable[[], None]) -> None:
+            if not future.done():
+                outcome()
+
+        def work() -> None:
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                answer = functools.partial(settle, functools.partial(future.set_exception, exc))
+            else:
+                answer = functools.partial(settle, functools.partial(future.set_result, result))
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                loop.call_soon_threadsafe(answer)
+
+        threading.Thread(target=work, name="corsproof-webkit", daemon=True).start()
         return await future
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: each call's thread ends with the call."""
 
 
 def _cookie_host(cookie: Mapping[str, Any]) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import sys
 from collections.abc import Iterable, Mapping
@@ -380,15 +381,22 @@ def _share(record: Any, names: tuple[str, ...]) -> None:
 
 
 def _shared_pairs(pairs: Any) -> Any:
-    """Header pairs with both strings interned; anything else as it is."""
+    """Header pairs, each one shared with the equal pairs of other exchanges (most are
+    a header name and ``[not recorded]``); anything but a pair of strings as it is."""
     if type(pairs) is not tuple:
         return pairs
     return tuple(
-        (sys.intern(p[0]), sys.intern(p[1]))
+        _pair(p[0], p[1])
         if type(p) is tuple and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
         else p
         for p in pairs
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _pair(name: str, value: str) -> tuple[str, str]:
+    # Bounded: a hostile target's varying values only push the oldest pairs out.
+    return (sys.intern(name), sys.intern(value))
 
 
 @dataclass(frozen=True, slots=True)

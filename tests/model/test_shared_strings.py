@@ -49,6 +49,8 @@ def test_exchanges_and_evidence_share_header_strings() -> None:
     pairs = zip(x.request_headers, y.request_headers, strict=True)
     assert all(a is b for p, q in pairs for a, b in zip(p, q, strict=True))
     assert x.response_headers[0][1] is y.response_headers[0][1]
+    # Equal pairs are one tuple, across exchanges.
+    assert x.request_headers[0] is y.request_headers[0]
     e1, e2 = (
         Evidence(fresh("k"), fresh("t"), fresh("o"), fresh("s"), Credentials.OMIT, None, x)
         for _ in range(2)

@@ -355,10 +355,15 @@ def _engine_words(engine: Engine, reason: str | None) -> str:
 
 @dataclass
 class Step:
-    """One step's cost: wall time, RSS after it, and the peaks reached during it."""
+    """One step's cost: wall and CPU time, RSS after it, and the peaks reached during it.
+
+    CPU time is this process's own: on a machine that other jobs load, it is the
+    steadier of the two.
+    """
 
     name: str
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     rss_mib: float = 0.0
     maxrss_mib: float = 0.0
     traced_peak_mib: float | None = None
@@ -381,9 +386,9 @@ def _maxrss_mib() -> float:
 def _step(steps: list[Step], name: str) -> Iterator[None]:
     if tracemalloc.is_tracing():
         tracemalloc.reset_peak()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     yield
-    step = Step(name, time.perf_counter() - t0, _rss_mib(), _maxrss_mib())
+    step = Step(name, time.perf_counter() - t0, time.process_time() - c0, _rss_mib(), _maxrss_mib())
     if tracemalloc.is_tracing():
         now, peak = tracemalloc.get_traced_memory()
         step.traced_after_mib, step.traced_peak_mib = now / 2**20, peak / 2**20
@@ -464,7 +469,7 @@ def _child(n: int, path: str, trace: bool, top: int) -> dict[str, Any]:
     """One measurement in this process; the parent runs it in a fresh one."""
     if trace:
         tracemalloc.start()
-    base = Step("start", 0.0, _rss_mib(), _maxrss_mib())
+    base = Step("start", 0.0, 0.0, _rss_mib(), _maxrss_mib())
     with tempfile.TemporaryDirectory(prefix="corsproof-memory-") as tmp:
         steps, sizes = measure(n, Path(tmp), path=path, top=top)
     return {"steps": [vars(s) for s in [base, *steps]], "sizes": sizes}
@@ -491,21 +496,23 @@ def table(n: int, path: str, plain: dict[str, Any], traced: dict[str, Any] | Non
     lines = [
         f"N={n} ({path} path): {sizes['probes']} probes, {sizes['evidence']} evidence "
         f"records, {sizes['findings']} findings; files: {files}",
-        f"  {'step':<20} {'time s':>7} {'rss MiB':>8} {'peak rss':>9} "
+        f"  {'step':<20} {'time s':>7} {'cpu s':>7} {'rss MiB':>8} {'peak rss':>9} "
         f"{'py peak':>8} {'py after':>9}",
     ]
     traced_steps = traced["steps"] if traced else [{}] * len(plain["steps"])
     for step, t in zip(plain["steps"], traced_steps, strict=True):
         peak, after = t.get("traced_peak_mib"), t.get("traced_after_mib")
         lines.append(
-            f"  {step['name']:<20} {step['seconds']:7.2f} {step['rss_mib']:8.0f} "
+            f"  {step['name']:<20} {step['seconds']:7.2f} {step['cpu_seconds']:7.2f} "
+            f"{step['rss_mib']:8.0f} "
             f"{step['maxrss_mib']:9.0f} {'' if peak is None else f'{peak:8.0f}':>8} "
             f"{'' if after is None else f'{after:9.0f}':>9}"
         )
     total = sum(s["seconds"] for s in plain["steps"][2:])
+    cpu = sum(s["cpu_seconds"] for s in plain["steps"][2:])
     summary = (
         f"  peak python rss {plain['steps'][-1]['maxrss_mib']:.0f} MiB (ru_maxrss); "
-        f"report path {total:.1f}s after the run was built"
+        f"report path {total:.1f}s ({cpu:.1f}s CPU) after the run was built"
     )
     if traced:
         peak = max(s["traced_peak_mib"] or 0 for s in traced["steps"])

@@ -490,16 +490,22 @@ class Runner:
 
         The second profile takes each origin after the first has measured it, so an
         origin the engine refused under the first is carried over, never loaded again.
-        A remote engine runs them one after the other (its machine may have one slot).
+        A remote engine runs them one after the other (its machine may have one slot),
+        and so does WebKitGTK.
         """
         groups = plan.by_variant()
         # The default profile leads: what it measures is what the others carry over.
         profiles = sorted(
             self._profiles_for(resolved.engine), key=lambda p: p is not CookiePolicy.DEFAULT
         )
+        # WebKitGTK profiles stay one after the other: each starts an Xvfb of its own,
+        # and two at once lost MiniBrowsers when the first display stopped (measured:
+        # 30 WebKit permissive probes lost in tests/e2e/test_wire_targets.py).
+        webkit = resolved.engine is Engine.WEBKIT and resolved.source != "playwright"
         if (
             len(profiles) < 2
             or resolved.remote is not None
+            or webkit
             or profiles[0] is not CookiePolicy.DEFAULT
         ):
             for policy in profiles:

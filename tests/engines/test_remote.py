@@ -168,8 +168,8 @@ def test_wildcard_bind_gives_the_browser_an_address_it_can_reach() -> None:
 def test_bind_exposes_the_proxy_and_nothing_else(tmp_path: Path) -> None:
     """With --bind 0.0.0.0 only the proxy listens on every interface.
 
-    The page servers and the lab are reached through the proxy in this process, so
-    they stay on loopback.
+    The page servers, the lab and the lab's plain-http relay listener are reached
+    through the proxy in this process, so they stay on loopback.
     """
     lab = Lab()
     cfg = config("--bind", "0.0.0.0", "--out", str(tmp_path), "--browser", "chromium")
@@ -178,7 +178,9 @@ def test_bind_exposes_the_proxy_and_nothing_else(tmp_path: Path) -> None:
     try:
         assert harness.proxy.url.startswith("http://0.0.0.0:")
         servers = harness._servers
-        assert len(servers) == 3 and all(s.host == "127.0.0.1" for s in servers)
+        names = sorted(s.name for s in servers)
+        assert names == ["lab", "lab (relay)", "page server (http)", "page server (https)"]
+        assert all(s.host == "127.0.0.1" for s in servers)
         try:
             outside = browsers.reachable_proxy_url("http://0.0.0.0:1", "192.0.2.10")
         except LaunchError:

@@ -655,7 +655,11 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if tool_error is not None:
             failure = ToolError(tool_error.kind, redactor.text(str(tool_error)))
         report = assemble(runner.result(partial=True, failure=failure))
-    data = _redact_dict(report.to_dict(), redactor.text)
+    from harness.report.document import document
+
+    # The probe and exchange rows are views over the run's own records, not a redacted
+    # copy of each (docs/performance.md, Memory): peak RSS follows what is shown.
+    data = document(report, redactor.text)
     drift_data = None
     if baseline is not None:
         from harness.report.merge import drift

@@ -23,6 +23,7 @@ from harness.judge.headercheck import header_verdict
 from harness.model.redact import Redactor
 from harness.model.results import ProbeSpec
 from harness.model.run import RunResult
+from harness.report.document import document
 from harness.report.writers import write_reports
 from harness.run.replay import RateLimiter, Replayer
 from harness.run.runner import Runner
@@ -102,7 +103,8 @@ def bench(n: int, extra: list[str]) -> tuple[int, float, float]:
     wall = time.monotonic() - t0
     t1 = time.monotonic()
     report = assemble(result)
-    write_reports(report.to_dict(), out / f"n{n}", ["html", "json"])
+    # As cmd_verify does, so the peak RSS printed is the CLI's.
+    write_reports(document(report), out / f"n{n}", ["html", "json"])
     report_time = time.monotonic() - t1
     probes = len(runner.observations)
     repeated = sum(1 for o in runner.observations if o.equivalent_to)

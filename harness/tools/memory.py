@@ -1,6 +1,6 @@
 """Memory of the report path: what the CLI does after the browsers finish, at N endpoints.
 
-Run with ``python -m harness.tools.memory [N ...] [--path cli|document] [--no-trace]
+Run with ``python -m harness.tools.memory [N ...] [--path copied|document] [--no-trace]
 [--top K]``. No browser starts: a synthetic :class:`~harness.model.run.RunResult`
 stands in for the run, shaped like ``nox -s bench -- N`` (the same plan over
 :func:`harness.tools.bench.endpoints`, the bench's five engine and cookie-profile
@@ -11,7 +11,8 @@ run. The same N always gives the same result.
 
 The steps are ``cmd_verify``'s after ``Runner.run``: assemble, the redacted report
 dict, report.json, report.html (with probes.html), the exit code and the summary. The
-report dict is made two ways (:data:`PATHS`): as the CLI makes it today, and with
+report dict is made two ways (:data:`PATHS`): as the CLI made it before, a redacted
+copy of ``report.to_dict()``, and as it makes it now, with
 :func:`harness.report.document.document`.
 
 Each N and way runs twice, each time in a fresh process so one size's peak does not
@@ -395,9 +396,9 @@ def _step(steps: list[Step], name: str) -> Iterator[None]:
     steps.append(step)
 
 
-PATHS = ("cli", "document")
-"""``cli``: what ``cmd_verify`` does today, ``_redact_dict(report.to_dict(), ...)``;
-``document``: the same with :func:`harness.report.document.document` instead."""
+PATHS = ("copied", "document")
+"""``copied``: what ``cmd_verify`` did until 2026-12-01, ``_redact_dict(report.to_dict(),
+...)``; ``document``: :func:`harness.report.document.document`, what it does now."""
 
 
 def report_data(report: RunReport, redactor: Redactor, path: str) -> dict[str, Any]:
@@ -408,7 +409,7 @@ def report_data(report: RunReport, redactor: Redactor, path: str) -> dict[str, A
 
 
 def measure(
-    n: int, out: Path, *, path: str = "cli", top: int = 0
+    n: int, out: Path, *, path: str = "document", top: int = 0
 ) -> tuple[list[Step], dict[str, int]]:
     """Build the synthetic run for ``n`` endpoints and run the CLI's report path on it.
 
@@ -521,7 +522,7 @@ def table(n: int, path: str, plain: dict[str, Any], traced: dict[str, Any] | Non
 
 
 def main(argv: list[str]) -> int:
-    """``python -m harness.tools.memory [N ...] [--path cli|document] [--no-trace] [--top K]``."""
+    """``python -m harness.tools.memory [N ...] [--path P] [--no-trace] [--top K]``."""
 
     def option(name: str) -> str | None:
         return argv[argv.index(name) + 1] if name in argv[:-1] else None

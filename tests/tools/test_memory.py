@@ -43,12 +43,12 @@ def test_both_paths_write_the_json_the_whole_dict_gave(
         ]
         assert sizes["probes"] == 1785 and sizes["report.json"] > 0
         written[path] = files(tmp_path / path / "n1")
-    assert written["cli"] == written["document"]
-    assert set(written["cli"]) == {"report.json", "report.html", "probes.html"}
+    assert written["copied"] == written["document"]
+    assert set(written["copied"]) == {"report.json", "report.html", "probes.html"}
     # The reference: the redacted dict, dumped whole as before streaming.
     config = memory.config_for(1, tmp_path)
     data = _redact_dict(assemble(memory.Synthetic(config).run()).to_dict(), Redactor().text)
-    text = written["cli"]["report.json"].decode()
+    text = written["copied"]["report.json"].decode()
     assert json.loads(text) == json.loads(json.dumps(data))
     if not compact:
         assert text == json.dumps(ordered(data), indent=2, ensure_ascii=True) + "\n"
@@ -72,4 +72,4 @@ def test_the_synthetic_run_is_deterministic_and_shaped_like_the_bench(tmp_path: 
 
 def test_main_rejects_an_unknown_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert memory.main(["1", "--path", "nope"]) == 2
-    assert "--path must be one of cli, document" in capsys.readouterr().err
+    assert "--path must be one of copied, document" in capsys.readouterr().err

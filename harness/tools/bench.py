@@ -5,6 +5,10 @@ prints the number of probes, wall time, probes per second, time per phase, peak
 memory, and the time a header-only scanner takes for the same requests (same
 origins, shapes and credential headers) judged by :mod:`harness.judge.headercheck`.
 This is a measurement, not a test: nothing here asserts a speed.
+
+Arguments: the endpoint counts (default ``1 10 100``); ``--mode grouped``,
+``exhaustive`` or ``both`` (the default: each mode beside its own baseline); after
+``--``, arguments for ``verify`` (for example ``-- --browser chromium``).
 """
 
 from __future__ import annotations
@@ -160,6 +164,9 @@ def main(argv: list[str]) -> int:
     """
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     own = argv[: argv.index("--")] if "--" in argv else argv
+    if "-h" in own or "--help" in own:
+        print(__doc__)
+        return 0
     mode = "both"
     if "--mode" in own:
         mode = own[own.index("--mode") + 1]

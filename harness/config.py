@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.model.errors import ConfigError, OriginError
+from harness.model.policy import Policy
 from harness.model.results import CookiePolicy, Engine, Origin, Severity
 
 ENGINE_NAMES = tuple(e.value for e in Engine)
@@ -142,6 +143,8 @@ class RunConfig:
     exhaustive: bool = False
     """``--exhaustive``: run the whole catalogue on every endpoint, even where endpoints
     answer alike (no grouping by shared policy)."""
+    policy: Policy | None = None
+    """The declared policy (readers per endpoint, accepted risks) from the config file."""
     sarif_category: str | None = None
     """Code scanning category (``automationDetails.id`` prefix); None = derived."""
     sarif_location: str | None = None
@@ -185,6 +188,7 @@ class RunConfig:
             "exhaustive": self.exhaustive,
             "sarif_category": self.sarif_category,
             "sarif_location": self.sarif_location,
+            "config_file": self.policy.source if self.policy else None,
         }
 
     def connect_to_map(self) -> dict[tuple[str, int], tuple[str, int]]:

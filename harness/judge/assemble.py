@@ -8,10 +8,12 @@ Pure: the same result always gives the same report.
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 from harness import __version__
 from harness.judge.headercheck import disagreements, header_scan
+from harness.judge.policy import apply_policy
 from harness.judge.rules import rules_for_report
 from harness.judge.story import stories
 from harness.judge.verdicts import judge
@@ -33,6 +35,7 @@ def assemble(result: RunResult) -> RunReport:
         engines_run=[b.engine for b in result.browsers],
         told=told,
     )
+    findings, policy = apply_policy(findings, observations, result.policy, _run_day(result))
     header_only = header_scan(evidence, legit_origins=list(result.legit_origins))
     extra: dict[str, Any] = {
         "header_only": header_only,
@@ -50,6 +53,8 @@ def assemble(result: RunResult) -> RunReport:
         },
         "plan": {"probes": result.planned_probes},
     }
+    if policy is not None:
+        extra["policy"] = policy
     return RunReport(
         run_id=result.run_id,
         started=result.started,
@@ -67,3 +72,12 @@ def assemble(result: RunResult) -> RunReport:
         extra=extra,
         tool_version=__version__,
     )
+
+
+def _run_day(result: RunResult) -> _dt.date:
+    """The day the run started (UTC): acceptances are judged as of then, so a report
+    judged again later says what it said."""
+    try:
+        return _dt.datetime.fromisoformat(result.started.replace("Z", "+00:00")).date()
+    except ValueError:
+        return _dt.datetime.now(_dt.UTC).date()

@@ -594,6 +594,33 @@ _RULE_LIST: tuple[Rule, ...] = (
         "including errors, carries the CORS headers.",
         _ERRORS,
     ),
+    Rule(
+        "readable-beyond-policy",
+        "Readable by an origin outside the declared readable_by",
+        Severity.HIGH,
+        VULNERABILITY,
+        "The config file lists the origins that may read this endpoint (readable_by), and "
+        "a page on another origin could read it in a real browser: with the victim's "
+        "session (high), or only without it (low; declare public = true if anonymous "
+        "reads are intended).",
+        "Make the server's allowlist the readable_by list, or widen readable_by if the "
+        "reader is legitimate. " + _ALLOWLIST_FIX,
+        _ALLOWLIST,
+    ),
+    Rule(
+        "reader-falls-short",
+        "A declared reader cannot read with the session",
+        Severity.MEDIUM,
+        FUNCTIONAL,
+        "An origin the config file lists in readable_by could not read this endpoint with "
+        "the victim's session in a real browser: the browser refused the answer, or the "
+        "cookie did not go (third-party cookie blocking, SameSite) so the answer was "
+        "anonymous.",
+        "Allow the origin with credentials on the server; where the cookie is what is "
+        "missing, serve the API on the frontend's site or set the cookie SameSite=None; "
+        "Secure (and expect engines that block third-party cookies to still refuse).",
+        _ALLOWLIST,
+    ),
 )
 
 RULES: Mapping[str, Rule] = MappingProxyType({r.id: r for r in _RULE_LIST})

@@ -515,6 +515,20 @@ class Finding:
     witnessed_in: tuple[Engine, ...] = ()
     """With ``equivalent_to``: the engines in which this endpoint's own witness probes
     agreed with it."""
+    accepted: Accepted | None = None
+    """A reviewed risk the config file accepts (``accept = [...]``), still in force on the
+    run's day: the finding stays in the report but does not fail the run. None otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """Why a finding is accepted, and until when (report.json's ``accepted``)."""
+
+    reason: str
+    until: str | None = None
+    """The last day it holds (``YYYY-MM-DD``); None: no end date."""
+    source: str = ""
+    """The config file that accepts it."""
 
 
 @dataclass(frozen=True, slots=True)

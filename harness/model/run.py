@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.model.policy import Policy
 from harness.model.results import BrowserInfo, Evidence, Observation, ToolError
 
 
@@ -40,3 +41,5 @@ class RunResult:
     """How cookie and data verdicts were established (wire, lab log), for the report."""
     pages: Mapping[str, str] = field(default_factory=dict)
     """Sample attacker pages, by label, shown in the report."""
+    policy: Policy | None = None
+    """The declared policy from the config file, when there is one."""

@@ -1031,6 +1031,7 @@ class Runner:
             planned_probes=self._probes_total,
             timings=dict(self.timings),
             witness=self._witness_summary(self.observations),
+            policy=self.config.policy,
             pages={
                 "attacker page (https://corsproof-attacker.test)": render_probe_page(
                     "https://corsproof-attacker.test", role="attacker", klass="unrelated"

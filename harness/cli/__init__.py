@@ -686,7 +686,13 @@ def cmd_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"partial results written to {run_dir}\n")
         code = EXIT_TOOL_ERROR
     else:
-        worst: list[Any] = [f for f in report.findings if f.severity.rank >= config.fail_on.rank]
+        # An accepted risk (the config file's accept, in force on the run's day) stays in
+        # the report but does not fail the run.
+        worst: list[Any] = [
+            f
+            for f in report.findings
+            if f.severity.rank >= config.fail_on.rank and f.accepted is None
+        ]
         if drift_data is not None and ns.fail_on_new:
             from harness.report.merge import new_at_or_above
 

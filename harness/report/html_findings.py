@@ -234,6 +234,18 @@ def finding_model(
         "evidence_total": len(present),
         "evidence_more": max(0, len(present) - MAX_EVIDENCE),
         "missing_evidence": [clean(k) for k in evidence_keys if k not in evidence_by_key],
+        "accepted": _accepted(f.get("accepted")),
+    }
+
+
+def _accepted(value: Any) -> dict[str, str] | None:
+    """A reviewed risk's reason, end date and source file, escaped; None when not accepted."""
+    if not isinstance(value, Mapping):
+        return None
+    return {
+        "reason": clean(value.get("reason")),
+        "until": clean(value.get("until")) if value.get("until") else "",
+        "source": clean(value.get("source")),
     }
 
 

@@ -44,6 +44,7 @@ from harness.report.common import (
     vulnerability_origins,
 )
 from harness.report.html_findings import MAX_EVIDENCE, MAX_FINDING_PROBES, finding_model
+from harness.report.html_policy import policy_model
 from harness.report.html_probes import MAX_LOG_PROBES, OUTCOME_SYMBOLS, probes_model
 from harness.report.poc import SHAPES, Secrets, curl, request_headers, secrets
 
@@ -230,6 +231,7 @@ def build_model(report: Mapping[str, Any]) -> dict[str, Any]:
             for i, target in enumerate(_all_targets(report))
         ],
         "findings": finding_models,
+        "policy": policy_model(report),
         "fixes": fixes,
         "probe_total": probes_seen,
         "probes_file": PROBES_FILE,

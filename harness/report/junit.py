@@ -89,7 +89,20 @@ def build(report: Mapping[str, Any], threshold: int) -> ET.Element:
             failed = False
             out_lines: list[str] = []
             for f in hits:
-                if severity_rank(f.get("severity")) >= threshold:
+                accepted = f.get("accepted")
+                if isinstance(accepted, Mapping):
+                    # A reviewed risk stays visible but does not fail the job (the exit
+                    # code agrees).
+                    out_lines.append(
+                        f"[{xml_text(f.get('severity'))}] accepted"
+                        + (
+                            f" until {xml_text(accepted.get('until'))}"
+                            if accepted.get("until")
+                            else ""
+                        )
+                        + f": {xml_text(accepted.get('reason'))}\n{_describe(f)}"
+                    )
+                elif severity_rank(f.get("severity")) >= threshold:
                     failed = True
                     failure = ET.SubElement(
                         case,

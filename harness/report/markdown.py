@@ -125,7 +125,7 @@ def render(report: Mapping[str, Any]) -> str:
                         md_escape(f.get("target")),
                         md_escape(", ".join(str(o) for o in f.get("origins") or [])),
                         md_escape(", ".join(engine_label(e) for e in f.get("engines") or [])),
-                        md_escape(f.get("title")),
+                        md_escape(f.get("title")) + _accepted_note(f),
                     ]
                 )
                 + " |"
@@ -172,6 +172,15 @@ def render(report: Mapping[str, Any]) -> str:
         f"{md_escape(browsers) or 'none'}</sub>"
     )
     return _fit([*lines, footer])
+
+
+def _accepted_note(f: Mapping[str, Any]) -> str:
+    """ " (accepted until DAY: reason)" for a reviewed risk, else nothing."""
+    accepted = f.get("accepted")
+    if not isinstance(accepted, Mapping):
+        return ""
+    until = f" until {md_escape(accepted.get('until'))}" if accepted.get("until") else ""
+    return f" _(accepted{until}: {md_escape(accepted.get('reason'))})_"
 
 
 def _fit(lines: list[str]) -> str:

@@ -166,7 +166,11 @@ def new_at_or_above(drift_data: Mapping[str, Any], rank: int) -> list[Mapping[st
     """New findings at or above a severity rank."""
     from harness.model.results import Severity
 
-    return [f for f in drift_data.get("new_findings", []) if Severity(f["severity"]).rank >= rank]
+    return [
+        f
+        for f in drift_data.get("new_findings", [])
+        if Severity(f["severity"]).rank >= rank and not f.get("accepted")
+    ]
 
 
 def paths_of(args: Iterable[str]) -> list[Path]:

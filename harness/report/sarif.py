@@ -329,7 +329,7 @@ def _result(
             "severity": clean(hc.get("severity")) if hc.get("severity") else None,
             "reason": clean(hc.get("reason")),
         }
-    return {
+    result: dict[str, Any] = {
         "ruleId": clean(rid),
         "ruleIndex": index[rid],
         "level": LEVELS.get(severity, "warning"),
@@ -338,6 +338,18 @@ def _result(
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
         "properties": props,
     }
+    accepted = f.get("accepted")
+    if isinstance(accepted, Mapping):
+        # SARIF 2.1.0 section 3.35: a reviewed risk recorded outside the code.
+        until = f" (until {clean(accepted.get('until'))})" if accepted.get("until") else ""
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": clean(accepted.get("reason")) + until,
+            }
+        ]
+    return result
 
 
 def _location(where: Location) -> dict[str, Any]:

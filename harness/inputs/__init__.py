@@ -1,0 +1,1 @@
+"""Where a run's intent comes from besides argv: the config file, OpenAPI documents, HAR recordings."""  # noqa: E501

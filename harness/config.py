@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.model.errors import ConfigError, OriginError
 from harness.model.policy import Policy
-from harness.model.results import CookiePolicy, Engine, Origin, Severity
+from harness.model.results import CookiePolicy, Engine, Origin, Severity, Shape
 
 ENGINE_NAMES = tuple(e.value for e in Engine)
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -143,6 +143,9 @@ class RunConfig:
     exhaustive: bool = False
     """``--exhaustive``: run the whole catalogue on every endpoint, even where endpoints
     answer alike (no grouping by shared policy)."""
+    extra_shapes: tuple[tuple[str, Shape], ...] = ()
+    """(target, shape): the frontend's own calls (``--har``) and API operations
+    (``--openapi``) that no catalogue shape sends, each on its own target."""
     policy: Policy | None = None
     """The declared policy (readers per endpoint, accepted risks) from the config file."""
     sarif_category: str | None = None
@@ -189,6 +192,7 @@ class RunConfig:
             "sarif_category": self.sarif_category,
             "sarif_location": self.sarif_location,
             "config_file": self.policy.source if self.policy else None,
+            "calls": [f"{t} {s.name.removeprefix('call:')}" for t, s in self.extra_shapes],
         }
 
     def connect_to_map(self) -> dict[tuple[str, int], tuple[str, int]]:

@@ -24,7 +24,7 @@ from harness.model.results import (
     Via,
 )
 from scenarios.catalogue import expand_origins
-from scenarios.shapes import SIMPLE_GET, default_shapes
+from scenarios.shapes import SIMPLE_GET, default_shapes, shapes_for
 
 __all__ = [
     "APIS",
@@ -78,24 +78,33 @@ def build_plan(
     shapes: Sequence[Shape],
     *,
     auth_headers: Sequence[tuple[str, str]] = (),
+    target_shapes: Sequence[tuple[str, Shape]] = (),
 ) -> list[ProbeSpec]:
     """Every probe to run, grouped by variant, then target, shape, credentials, API.
 
     ``auth_headers`` (the user's bearer headers) ride only on token shapes
     (:attr:`Shape.token`), which run without cookies (``credentials=omit``): a token is
-    not ambient, so the cookie probes measure the ambient credentials alone. Duplicate
-    targets, variants (by key) and shapes (by name) are dropped, first wins.
+    not ambient, so the cookie probes measure the ambient credentials alone.
+    ``target_shapes`` adds shapes to one target each (the frontend's own calls, API
+    operations). Duplicate targets, variants (by key) and shapes (by name, per target)
+    are dropped, first wins.
     """
     unique_targets = list(dict.fromkeys(targets))
     unique_variants = list({v.key: v for v in reversed(variants)}.values())[::-1]
     unique_shapes = list({s.name: s for s in reversed(shapes)}.values())[::-1]
     auth = tuple(auth_headers)
+    per_target = {
+        t: list(
+            {x.name: x for x in reversed(shapes_for(t, unique_shapes, target_shapes))}.values()
+        )[::-1]
+        for t in unique_targets
+    }
 
     plan: list[ProbeSpec] = []
     used: set[str] = set()
     for variant in unique_variants:
         for target in unique_targets:
-            for shape in unique_shapes:
+            for shape in per_target[target]:
                 for cred in (Credentials.OMIT,) if shape.token else CREDENTIAL_MODES:
                     for api in _apis_for(shape, cred):
                         pid = probe_id(target, variant, shape, cred, api)
@@ -273,7 +282,13 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
     if config.per_class:
         variants = _cap_per_class(variants, config.per_class)
     shapes = default_shapes(unsafe=config.unsafe, lab=config.lab, token=bool(config.headers))
-    specs = build_plan(list(targets), variants, shapes, auth_headers=list(config.headers))
+    specs = build_plan(
+        list(targets),
+        variants,
+        shapes,
+        auth_headers=list(config.headers),
+        target_shapes=config.extra_shapes,
+    )
     notes = []
     if config.shard:
         index, count = config.shard
@@ -283,6 +298,13 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
                 f"Shard {index}/{count} holds no probes: shards divide the plan by origin, "
                 f"and this plan has {len(variants)} origins for {count} shards."
             )
+    stand_ins = sorted({x.name for _, x in config.extra_shapes if x.safe_substitute})
+    if stand_ins:
+        notes.append(
+            f"{len(stand_ins)} state-changing call(s) were sent as GET with the same headers, "
+            "because --unsafe was not given: their preflights checked the headers but not the "
+            "method, and no state-changing request reached the target."
+        )
     if any(s.safe_substitute for s in shapes):
         notes.append(
             "Preflighted probes used GET with an Authorization header instead of "

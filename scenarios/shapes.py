@@ -6,9 +6,28 @@ asking, and a preflighted one that needs the server's OPTIONS approval first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from harness.model.cors import needs_preflight
 from harness.model.results import Shape
 
-__all__ = ["PREFLIGHT_JSON", "SIMPLE_GET", "TOKEN_GET", "default_shapes"]
+__all__ = [
+    "CALL_PREFIX",
+    "PREFLIGHT_JSON",
+    "SIMPLE_GET",
+    "TOKEN_GET",
+    "call_shapes",
+    "default_shapes",
+]
+
+CALL_PREFIX = "call:"
+"""Shape names of the frontend's own calls (``--har``) and of API operations
+(``--openapi``) start with this; the rest of the name is the call, as a reader names it."""
+
+_PROBE_VALUE = "corsproof-probe"
+"""The value of every header a call shape sends: the name is what CORS judges."""
 
 SIMPLE_GET = "simple-get"
 """Shape id of the simple, never-preflighted GET."""
@@ -86,3 +105,82 @@ def default_shapes(*, unsafe: bool, lab: bool, token: bool = False) -> list[Shap
             )
         )
     return shapes
+
+
+class CallLike(Protocol):
+    """A request some frontend makes or an API description declares
+    (:class:`harness.inputs.calls.Call`); only names, never values."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def header_names(self) -> tuple[str, ...]: ...
+    @property
+    def content_type(self) -> str | None: ...
+    @property
+    def preflighted(self) -> bool: ...
+    @property
+    def state_changing(self) -> bool: ...
+
+
+def _call_name(call: CallLike, method: str) -> str:
+    parts = urlsplit(call.url)
+    path = parts.path or "/"
+    with_headers = f" with {', '.join(call.header_names)}" if call.header_names else ""
+    return f"{CALL_PREFIX}{method} {path}{with_headers}"
+
+
+def call_shape(call: CallLike, *, unsafe: bool) -> Shape | None:
+    """The probe shape that reproduces ``call``, or None when a catalogue shape already
+    sends the same request (a plain GET).
+
+    Header values are a fixed dummy: CORS judges header names. Without ``unsafe`` a
+    state-changing call is sent as GET with the same headers, the safe stand-in of
+    :func:`default_shapes`: its preflight still names every header, but not the method.
+    """
+    if call.method in ("GET", "HEAD") and not call.header_names and not call.content_type:
+        return None
+    stand_in = call.state_changing and not unsafe
+    method = "GET" if stand_in else call.method
+    headers = [(name, _PROBE_VALUE) for name in call.header_names if name.lower() != "content-type"]
+    body = None
+    if not stand_in and call.method not in ("GET", "HEAD"):
+        ctype = call.content_type or "text/plain"
+        headers.append(("Content-Type", ctype))
+        body = '{"corsproof":"probe"}' if ctype.endswith("json") else "corsproof=probe"
+    note = (
+        " Sent as GET with the same headers because --unsafe was not given: the preflight "
+        f"checks the headers, not {call.method}."
+        if stand_in
+        else ""
+    )
+    return Shape(
+        name=_call_name(call, call.method),
+        method=method,
+        headers=tuple(headers),
+        body=body,
+        preflighted=needs_preflight(method, headers),
+        safe_substitute=stand_in,
+        description=f"The call {call.method} {urlsplit(call.url).path or '/'} as recorded or "
+        f"declared.{note}",
+    )
+
+
+def call_shapes(calls: Iterable[CallLike], *, unsafe: bool) -> tuple[tuple[str, Shape], ...]:
+    """(target URL, shape) for every call that needs a shape of its own, first of each
+    name per target kept."""
+    seen: dict[tuple[str, str], Shape] = {}
+    for call in calls:
+        shape = call_shape(call, unsafe=unsafe)
+        if shape is not None:
+            seen.setdefault((call.url, shape.name), shape)
+    return tuple((url, shape) for (url, _), shape in seen.items())
+
+
+def shapes_for(
+    target: str, base: Sequence[Shape], extra: Sequence[tuple[str, Shape]]
+) -> list[Shape]:
+    """The catalogue's shapes, then the calls' own for ``target``."""
+    return [*base, *(shape for url, shape in extra if url == target)]

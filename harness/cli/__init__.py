@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 from harness import __version__
 from harness.cli.handlers import Handlers, ProbesJsonl, TerminalProgress
@@ -138,9 +139,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--env",
-        choices=["prod", "dev"],
-        default="prod",
-        help="dev relaxes findings about trusted localhost origins (default: prod)",
+        metavar="NAME",
+        help="the environment: with a config file, one of its [env.NAME] tables (its origins "
+        "are the legitimate ones); dev relaxes findings about trusted localhost origins "
+        "(default: the file's default environment, else prod)",
+    )
+    t.add_argument(
+        "--openapi",
+        metavar="FILE|URL",
+        help="an OpenAPI 3.0 or 3.1 document (JSON or YAML): every operation becomes a "
+        "target; without --unsafe a state-changing one gets only its preflight checked",
+    )
+    t.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where the --openapi document's paths live (default: its servers[0])",
+    )
+    t.add_argument(
+        "--path-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for an OpenAPI path parameter the document gives no example for (repeatable)",
+    )
+    t.add_argument(
+        "--har",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a HAR recorded while using the real frontend (Playwright record_har_path, or "
+        "DevTools 'Save all as HAR'): every fetch or XHR it made to a target becomes a "
+        "probe shape; its cookies and tokens are never copied (repeatable)",
+    )
+    t.add_argument(
+        "--lab",
+        action="store_true",
+        help="serve the built-in lab; --target and --openapi URLs on https://api.example.com "
+        "are its endpoints (default without any target: every lab policy)",
+    )
+    c = v.add_argument_group("the config file")
+    c.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the config file (corsproof.toml, or a pyproject.toml with [tool.corsproof]); "
+        "default: the first found from the working folder upward. Flags override it",
+    )
+    c.add_argument(
+        "--no-config",
+        action="store_true",
+        help="ignore any config file",
     )
     t.add_argument("--shard", metavar="I/N", help="run only part I of N of the probe plan")
     t.add_argument(
@@ -444,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one JSON summary object on stdout; the human summary goes to stderr",
     )
 
+    from harness.cli.init import add_parser as add_init
+
+    add_init(sub)
     lab = sub.add_parser(
         "lab",
         help="serve the built-in lab API on loopback",
@@ -469,9 +519,19 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
     """
     from harness.credentials import load_session
 
-    targets = tuple(parse_target(t) for t in ns.target)
-    lab = not targets
-    legit = tuple(parse_origin(o, "--allow-origin") for o in ns.allow_origin)
+    targets = tuple(dict.fromkeys(parse_target(t) for t in ns.target))
+    lab = bool(getattr(ns, "lab", False)) or not targets
+    if lab and targets:
+        from harness.serve.lab import LAB_HOST
+
+        for t in targets:
+            if urlsplit(t).hostname != LAB_HOST:
+                raise ConfigError(f"--lab: {t} is not a lab endpoint (https://{LAB_HOST}/...)")
+    policy = getattr(ns, "policy", None)
+    env = ns.env or (policy.env if policy is not None else "prod")
+    if policy is None and env not in ("prod", "dev"):
+        raise ConfigError(f"--env {env}: without a config file, the environment is prod or dev")
+    legit = tuple(dict.fromkeys(parse_origin(o, "--allow-origin") for o in ns.allow_origin))
     if lab and not legit:
         from harness.serve.lab import LEGIT_ORIGIN
 
@@ -555,7 +615,9 @@ def config_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None =
         out_dir=Path(ns.out),
         formats=formats,
         fail_on=fail_on,
-        env=ns.env,
+        env=env,
+        policy=policy,
+        extra_shapes=tuple(getattr(ns, "extra_shapes", ())),
         timeout=ns.timeout,
         budget=ns.budget,
         rate=ns.rate,
@@ -909,7 +971,14 @@ def main(
     try:
         ns = parser.parse_args(args)
         if ns.command == "verify":
+            from harness.cli.project import apply_inputs
+
+            apply_inputs(ns, parser, args[args.index("verify") + 1 :], Path.cwd())
             return cmd_verify(ns, out, err)
+        if ns.command == "init":
+            from harness.cli.init import cmd_init
+
+            return cmd_init(ns, out, Path.cwd())
         if ns.command == "lab":
             return cmd_lab(ns, out)
         if ns.command == "merge":

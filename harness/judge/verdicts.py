@@ -56,6 +56,7 @@ from harness.model.results import (
     Role,
     Severity,
 )
+from scenarios.shapes import CALL_PREFIX
 
 LOCALHOST = "localhost-trusted"
 
@@ -509,7 +510,14 @@ def _blocked_finding(
     lines: dict[tuple[str, str, str], set[str]] = {}
     for o, reason, _ in blocked:
         where = f"{o.engine.value}/{o.cookie_policy.value}"
-        lines.setdefault((o.shape, o.credentials.value, reason), set()).add(where)
+        # The frontend's own call (--har) or an API operation is named as the reader
+        # knows it: the request, and the origin that makes it.
+        name = (
+            f"{o.shape.removeprefix(CALL_PREFIX)} from {o.origin}"
+            if o.shape.startswith(CALL_PREFIX)
+            else o.shape
+        )
+        lines.setdefault((name, o.credentials.value, reason), set()).add(where)
     parts = [
         f"{shape} with credentials={creds} fails in {', '.join(sorted(where))}: {reason}"
         for (shape, creds, reason), where in sorted(lines.items())

@@ -238,3 +238,17 @@ def _by_variant(specs: list[ProbeSpec]) -> dict[str, list[ProbeSpec]]:
     for spec in specs:
         out.setdefault(spec.variant.key, []).append(spec)
     return out
+
+
+def test_call_shapes_join_only_their_own_target(variants: list[OriginVariant]) -> None:
+    from harness.model.results import Shape
+
+    shapes = default_shapes(unsafe=False, lab=False)
+    call = Shape(
+        name="call:PUT /a with X-A", method="PUT", headers=(("X-A", "v"),), preflighted=True
+    )
+    targets = ["https://api.example.com/a", "https://api.example.com/b"]
+    plan = build_plan(targets, variants, shapes, target_shapes=[(targets[0], call)])
+    by_target = {t: {s.shape.name for s in plan if s.target == t} for t in targets}
+    assert call.name in by_target[targets[0]] and call.name not in by_target[targets[1]]
+    assert by_target[targets[1]] == {s.name for s in shapes}

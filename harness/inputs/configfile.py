@@ -376,8 +376,11 @@ class _Loader:
         for key in ("fail_on", "unsafe", "cookie_policy"):
             if key in table:
                 out.append((key, table[key]))
-        if "rate" in table:
-            out.append(("rate", float(table["rate"])))
+        for key in ("rate", "budget", "timeout"):
+            if key in table:
+                out.append((key, float(table[key])))
+        if "per_class" in table:
+            out.append(("per_class", table["per_class"]))
         if "out" in table:
             out.append(("out", self.resolve(table["out"])))
         return out

@@ -41,7 +41,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from harness.inputs.calls import Call, is_header_name, media_type
 from harness.model.errors import ConfigError, OriginError
@@ -102,17 +102,19 @@ def _read(path: Path, label: str) -> Any:
         _fail(label, f"cannot read it: {exc.strerror or type(exc).__name__}")
     if len(data) > MAX_HAR_BYTES:
         _fail(label, f"larger than {MAX_HAR_BYTES // (1024 * 1024)} MiB")
+    # The error is raised after its except block: UnicodeDecodeError.object and
+    # JSONDecodeError.doc hold the whole file, secrets included, and would ride along
+    # as the ConfigError's __context__. (exc.msg never quotes the document.)
+    problem = "not JSON: nested too deeply"
     try:
-        text = data.decode("utf-8-sig")
+        return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        _fail(label, f"byte {exc.start}: not UTF-8 text")
-    try:
-        return json.loads(text)
+        problem = f"byte {exc.start}: not UTF-8 text"
     except json.JSONDecodeError as exc:
-        # exc.msg never quotes the document; str(exc) and exc.doc would.
-        _fail(label, f"line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}")
+        problem = f"line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}"
     except RecursionError:
-        _fail(label, "not JSON: nested too deeply")
+        pass
+    _fail(label, problem)
 
 
 def _log(doc: Any, label: str) -> tuple[list[Any], dict[str, Origin]]:
@@ -200,10 +202,8 @@ class _Entry:
         url = self.string(self.request, "url", "request")
         if url is None:
             self.fail("request.url", "missing")
-        try:
-            parts = urlsplit(url.strip())
-            _ = parts.port
-        except ValueError:
+        parts = _split(url)
+        if parts is None:
             self.fail("request.url", "not a valid URL")
         scheme = parts.scheme.lower()
         if scheme in _SKIPPED_SCHEMES:
@@ -212,10 +212,10 @@ class _Entry:
             self.fail("request.url", "not an absolute http(s) URL")
         netloc = parts.netloc.rpartition("@")[2].lower()
         clean = urlunsplit((scheme, netloc, parts.path or "/", "", ""))
-        try:
-            return clean, Origin.from_url(clean)
-        except OriginError:
+        origin = _origin_of_url(clean)
+        if origin is None:
             self.fail("request.url", "not a valid URL")
+        return clean, origin
 
     def is_page_call(self) -> tuple[bool, str]:
         """Whether page JavaScript made this request with fetch or XHR, and which."""
@@ -259,15 +259,13 @@ class _Entry:
 
     def content_type(self) -> str | None:
         """The body's media type, from Content-Type or ``postData.mimeType``."""
+        post = self.request.get("postData")
+        if post is not None and not isinstance(post, dict):
+            self.fail("request.postData", "must be an object")
         declared = self.header("content-type")
         if declared is not None:
             return media_type(declared)
-        post = self.request.get("postData")
-        if post is None:
-            return None
-        if not isinstance(post, dict):
-            self.fail("request.postData", "must be an object")
-        return media_type(self.string(post, "mimeType", "request.postData"))
+        return media_type(self.string(post, "mimeType", "request.postData")) if post else None
 
     def call(self, pages: Mapping[str, Origin]) -> Call | None:
         """The call this entry records, or None when it is not a cross-origin page call."""
@@ -296,6 +294,16 @@ class _Entry:
         )
 
 
+def _split(url: str) -> SplitResult | None:
+    # The ValueError may quote the URL: return, so that it is not the error's context.
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port
+    except ValueError:
+        return None
+    return parts
+
+
 def _origin_of_url(text: str) -> Origin | None:
     try:
         return Origin.from_url(text.strip())
@@ -318,12 +326,11 @@ def _matcher(targets: Sequence[str] | None) -> Callable[[str], bool]:
     def match(url: str) -> bool:
         origin, path = Origin.from_url(url), urlsplit(url).path or "/"
         return any(
-            origin == o and (path.startswith(p) if prefix else path == p)
-            for o, p, prefix in wanted
+            origin == o and (path.startswith(p) if prefix else path == p) for o, p, prefix in wanted
         )
 
     return match
 
 
 def _fail(label: str, message: str) -> NoReturn:
-    raise ConfigError(f"{label}: {message}") from None
+    raise ConfigError(f"{label}: {message}")

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 import httpx
 import yaml
@@ -75,15 +76,17 @@ Fetch = Callable[[str], bytes]
 """Fetches a URL's body; raises :class:`ConfigError` on failure."""
 
 # A YAML loader that leaves dates as strings, as JSON would have them (info.version:
-# 2024-01-01 is a version, not a date). Made with type() because the yaml package
-# has no type stubs here.
+# 2024-01-01 is a version, not a date). libyaml's when there is one: it is fast, and
+# refuses nesting deeper than 1000 where the pure-Python parser takes seconds to fail.
+# Made with type() because the yaml package has no type stubs here.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YamlLoader: Any = type(
     "_YamlLoader",
-    (yaml.SafeLoader,),
+    (_SafeLoader,),
     {
         "yaml_implicit_resolvers": {
             first: [(tag, rx) for tag, rx in rules if tag != "tag:yaml.org,2002:timestamp"]
-            for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()
+            for first, rules in _SafeLoader.yaml_implicit_resolvers.items()
         }
     },
 )
@@ -252,6 +255,8 @@ def _validate(validator: Any, doc: dict[str, Any], uri: str, files: _RefFiles, l
         error = next(iter(validator(spec).iter_errors()), None)
     except Unresolvable as exc:
         _unresolvable(exc, label)
+    except RecursionError:
+        _fail(label, "nested too deeply")
     if error is None:
         return
     # oneOf/anyOf failures say "is not valid under any of the given schemas"; the
@@ -290,7 +295,7 @@ class _RefFiles:
             if ref.startswith("#"):
                 continue
             if self._remote or scheme not in ("", "file"):
-                inside = "" if where == self._label else f" in {where}"
+                inside = "" if where == self._label else f" in {where.rpartition(' ')[2]}"
                 _fail(
                     self._label,
                     f"$ref {ref[:100]!r}{inside}: corsproof follows no $ref to the network "
@@ -302,11 +307,11 @@ class _RefFiles:
         parts = urlsplit(uri)
         if parts.scheme != "file" or self._remote:
             _fail(self._label, f"$ref to {_display(uri)!r}: only local files are followed")
-        name = parts.path
+        name = url2pathname(parts.path)
         if name not in self._cache:
             if len(self._cache) >= _MAX_REF_FILES:
                 _fail(self._label, f"$ref: more than {_MAX_REF_FILES} referenced files")
-            shown = Path(name).name
+            shown = f"{self._label}: $ref {Path(name).name}"
             doc = parse_document(_read_file(Path(name), shown), shown)
             self.check_refs(doc, shown)
             self._cache[name] = doc
@@ -351,11 +356,18 @@ def _refs(node: Any) -> Iterator[str]:
 
 
 def _unresolvable(exc: Unresolvable, label: str) -> NoReturn:
-    cause = exc.__cause__
-    if isinstance(cause, ConfigError):
-        raise ConfigError(str(cause)) from None
-    ref = str(getattr(exc, "ref", ""))
-    _fail(label, f"$ref {'#' + ref if ref.startswith('/') else ref[:100]!r}: cannot be resolved")
+    # A referenced file that failed to load: referencing wraps our own error, twice.
+    cause: BaseException | None = exc
+    for _ in range(4):
+        if cause is None:
+            break
+        cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, ConfigError):
+            raise ConfigError(str(cause)) from None
+    ref = str(getattr(exc, "ref", ""))[:100]
+    if ref.startswith("/"):  # PointerToNowhere holds the pointer without its '#'
+        ref = "#" + ref
+    _fail(label, f"$ref {ref!r}: cannot be resolved")
 
 
 class _Walker:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from harness.config import RunConfig
@@ -280,7 +280,8 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
         extra=list(config.extra_origins),
     )
     if config.per_class:
-        variants = _cap_per_class(variants, config.per_class)
+        asked = {o.serialize() for o in config.extra_origins}
+        variants = _cap_per_class(variants, config.per_class, keep=asked)
     shapes = default_shapes(unsafe=config.unsafe, lab=config.lab, token=bool(config.headers))
     specs = build_plan(
         list(targets),
@@ -314,11 +315,18 @@ def make_plan(config: RunConfig, targets: Sequence[str]) -> Plan:
     return Plan(tuple(targets), tuple(variants), tuple(specs), tuple(notes))
 
 
-def _cap_per_class(variants: Sequence[OriginVariant], limit: int) -> list[OriginVariant]:
-    """Keep the first ``limit`` origins of each class; ``null`` keeps every way of making it."""
+def _cap_per_class(
+    variants: Sequence[OriginVariant], limit: int, keep: Collection[str] = ()
+) -> list[OriginVariant]:
+    """Keep the first ``limit`` origins of each class; ``null`` keeps every way of making it,
+    and an origin in ``keep`` (the user's ``--origin``, which the catalogue may also
+    derive in a class of its own) is always kept."""
     kept: list[OriginVariant] = []
     seen: dict[str, int] = defaultdict(int)
     for variant in variants:
+        if variant.origin.serialize() in keep:
+            kept.append(variant)
+            continue
         if variant.role is Role.ATTACKER and variant.klass != "null":
             seen[variant.klass] += 1
             if seen[variant.klass] > limit:

@@ -37,9 +37,14 @@ def print_summary(data: Mapping[str, Any], paths: Sequence[Path], out: TextIO) -
         counts = severity_counts(data)
         out.write("findings: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + "\n")
         for f in findings[:MAX_LISTED]:
+            accepted = f.get("accepted")
+            note = ""
+            if isinstance(accepted, Mapping):
+                until = f" until {clean(accepted.get('until'))}" if accepted.get("until") else ""
+                note = f" [accepted{until}: {clean(accepted.get('reason'))}]"
             out.write(
                 f"  [{clean(f.get('severity')):8}] {clean(f.get('rule'))}: "
-                f"{clean(f.get('title'))} ({clean(f.get('target'))})\n"
+                f"{clean(f.get('title'))} ({clean(f.get('target'))}){note}\n"
             )
         if len(findings) > MAX_LISTED:
             out.write(f"  ... and {len(findings) - MAX_LISTED} more finding(s) in the report\n")
@@ -67,6 +72,7 @@ def _finding(f: Mapping[str, Any]) -> dict[str, Any]:
         "origins": list(f.get("origins") or []),
         "engines": list(f.get("engines") or []),
         "cookie_policies": list(f.get("cookie_policies") or []),
+        "accepted": dict(f["accepted"]) if isinstance(f.get("accepted"), Mapping) else None,
     }
 
 

@@ -353,6 +353,9 @@ class _Loader:
             out.append(("path_param", tuple(f"{k}={v}" for k, v in data["path_params"].items())))
         if "har" in data:
             out.append(("har", tuple(self.file(f, ("har", i)) for i, f in enumerate(data["har"]))))
+        if "attacker_origins" in data:
+            where = ("attacker_origins",)
+            out.append(("origin", self.origins(data["attacker_origins"], where)))
         return out
 
     def session(self, table: dict[str, Any]) -> list[tuple[str, Any]]:

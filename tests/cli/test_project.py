@@ -145,3 +145,33 @@ def test_init_writes_a_starter_verify_then_reads(tmp_path: Path) -> None:
     config = config_from_args(verify_ns([], tmp_path))
     assert config.targets == ("https://api.example.com/me",)
     assert [o.serialize() for o in config.legit_origins] == ["https://app.example.com"]
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "inputs" / "corpus"
+BAD = [
+    *(("--openapi", p) for p in sorted((CORPUS / "openapi").glob("bad-*"))),
+    *(("--har", p) for p in sorted((CORPUS / "har").glob("bad-*"))),
+    *(
+        ("--config", p)
+        for p in sorted((CORPUS / "config").glob("*.toml"))
+        if not p.name.startswith("pyproject-")
+    ),
+]
+
+
+@pytest.mark.parametrize(("flag", "path"), BAD, ids=[f"{f[2:]}-{p.name}" for f, p in BAD])
+def test_every_malformed_input_is_one_line_and_exit_2(
+    tmp_path: Path, flag: str, path: Path
+) -> None:
+    err = io.StringIO()
+    old = Path.cwd()
+    os.chdir(tmp_path)  # no config file found upward from here
+    try:
+        argv = ["verify", flag, str(path), "--lab", "--browser", "chromium"]
+        assert main(argv, out=io.StringIO(), err=err) == 2
+    finally:
+        os.chdir(old)
+    text = err.getvalue()
+    assert text.count("\n") == 1 and text.startswith("corsproof: error: "), text
+    assert path.name in text, text
+    assert len(BAD) >= 30

@@ -252,3 +252,27 @@ def test_call_shapes_join_only_their_own_target(variants: list[OriginVariant]) -
     by_target = {t: {s.shape.name for s in plan if s.target == t} for t in targets}
     assert call.name in by_target[targets[0]] and call.name not in by_target[targets[1]]
     assert by_target[targets[1]] == {s.name for s in shapes}
+
+
+def test_a_quick_run_keeps_the_users_own_origins() -> None:
+    from dataclasses import replace as _replace
+
+    from harness.cli import build_parser, config_from_args
+    from scenarios.plan import make_plan
+
+    ns = build_parser().parse_args(
+        [
+            "verify",
+            "--target",
+            "https://api.example.com/x",
+            "--per-class",
+            "1",
+            "--origin",
+            "http://localhost:3000",
+        ]
+    )
+    config = config_from_args(ns)
+    origins = {s.variant.origin.serialize() for s in make_plan(config, config.targets).specs}
+    assert "http://localhost:3000" in origins
+    capped = make_plan(_replace(config, extra_origins=()), config.targets).specs
+    assert "http://localhost:3000" not in {s.variant.origin.serialize() for s in capped}

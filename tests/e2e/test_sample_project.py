@@ -122,3 +122,12 @@ def test_no_cookie_or_token_from_the_har_reaches_any_artifact(project: Path, pro
             seen.append(path.read_bytes().decode("utf-8", "replace"))
     for canary in CANARIES:
         assert not any(canary in text for text in seen), canary
+
+
+@needs_chromium
+def test_the_html_draws_the_declared_policy_beside_the_observed(project: Path, prod: Any) -> None:
+    (run,) = [p for p in (project / "reports").iterdir() if p.name != "dev"][:1]
+    html = (run / "report.html").read_text()
+    assert 'data-testid="declared-policy"' in html and 'data-testid="policy-diff"' in html
+    assert 'data-testid="accepted-risks"' in html and 'data-testid="accepted"' in html
+    assert "SEC-101: legacy feed" in html

@@ -811,9 +811,13 @@ class Runner:
         t0 = time.monotonic()
         page: OriginPage | None = None
         refused = await self._after_leader(engine, policy, variant.key)
+        # Waiting for the default profile to measure this origin is not context time.
+        if (waited := time.monotonic() - t0) > 0.01:
+            self.timings[f"waiting:{engine.value}"] += waited
         if refused is not None:
             self._carry(specs, engine, policy, refused)
             return session
+        t0 = time.monotonic()
         wire = self._harness.wire if self._harness is not None and self.config.wire else None
         cookies_set = wire.cookies_set if wire is not None else -1
         try:

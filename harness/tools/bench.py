@@ -7,8 +7,10 @@ origins, shapes and credential headers) judged by :mod:`harness.judge.headerchec
 This is a measurement, not a test: nothing here asserts a speed.
 
 Arguments: the endpoint counts (default ``1 10 100``); ``--mode grouped``,
-``exhaustive`` or ``both`` (the default: each mode beside its own baseline); after
-``--``, arguments for ``verify`` (for example ``-- --browser chromium``).
+``exhaustive`` or ``both`` (the default: each mode beside its own baseline);
+``--policy NAME`` puts every endpoint behind one lab policy (a real API's one CORS
+middleware) instead of cycling through them all; after ``--``, arguments for
+``verify`` (for example ``-- --browser chromium``).
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from harness.serve.stack import Harness
 from scenarios.plan import make_plan
 
 
-def endpoints(n: int) -> list[str]:
-    """N distinct lab endpoints, cycling through the policies."""
-    names = list(POLICIES)
+def endpoints(n: int, policy: str | None = None) -> list[str]:
+    """N distinct lab endpoints, cycling through the policies (the worst case for
+    grouping: every policy answers differently), or all behind one ``policy`` (a real
+    API with one CORS middleware)."""
+    names = [policy] if policy else list(POLICIES)
     return [f"{LAB_ORIGIN}/{names[i % len(names)]}/private?item={i}" for i in range(n)]
 
 
@@ -79,7 +83,7 @@ async def header_baseline(runner: Runner, lab: Lab) -> tuple[int, float]:
         await asyncio.to_thread(harness.stop)
 
 
-def bench(n: int, extra: list[str]) -> tuple[int, float, float]:
+def bench(n: int, extra: list[str], policy: str | None = None) -> tuple[int, float, float]:
     """One benchmark row; returns (probes, corsproof seconds, baseline seconds)."""
     lab = Lab()
     out = Path(tempfile.mkdtemp(prefix="corsproof-bench-"))
@@ -90,7 +94,7 @@ def bench(n: int, extra: list[str]) -> tuple[int, float, float]:
         "--run-id",
         f"n{n}",
     ]
-    for url in endpoints(n):
+    for url in endpoints(n, policy):
         argv += ["--target", url]
     ns = build_parser().parse_args([*argv, "--allow-origin", "https://app.example.com", *extra])
     config = config_from_args(ns)
@@ -157,7 +161,7 @@ MODES = {"grouped": [], "exhaustive": ["--exhaustive"]}
 
 
 def main(argv: list[str]) -> int:
-    """``python -m harness.tools.bench [N ...] [--mode grouped|exhaustive|both] [-- verify args]``.
+    """``python -m harness.tools.bench [N ...] [--mode M] [--policy NAME] [-- verify args]``.
 
     With more than one endpoint both modes run by default, each beside its own
     header-only baseline; one endpoint has nothing to group.
@@ -173,6 +177,12 @@ def main(argv: list[str]) -> int:
         if mode not in (*MODES, "both"):
             print(f"bench: --mode must be grouped, exhaustive or both, not {mode!r}")
             return 2
+    policy = None
+    if "--policy" in own:
+        policy = own[own.index("--policy") + 1]
+        if policy not in POLICIES:
+            print(f"bench: --policy must be a lab policy ({', '.join(POLICIES)}), not {policy!r}")
+            return 2
     sizes = [int(a) for a in own if a.isdigit()] or [1, 10, 100]
     for name in MODES if mode == "both" else (mode,):
         rows = []
@@ -180,7 +190,7 @@ def main(argv: list[str]) -> int:
             if n == 1 and name == "exhaustive" and mode == "both":
                 continue  # the same run as grouped: one endpoint has nothing to group
             print(f"--- mode: {name}" + (" (one endpoint: nothing to group)" if n == 1 else ""))
-            probes, wall, _base = bench(n, [*MODES[name], *extra])
+            probes, wall, _base = bench(n, [*MODES[name], *extra], policy)
             rows.append((n, probes, wall))
         for line in marginal(rows):
             print(f"       {name}: {line}")

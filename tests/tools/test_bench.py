@@ -24,3 +24,15 @@ def test_endpoints_are_distinct_lab_urls(n: int) -> None:
     urls = endpoints(n)
     assert len(urls) == len(set(urls)) == n
     assert all(u.startswith("https://api.example.com/") for u in urls)
+
+
+def test_endpoints_behind_one_policy_are_still_distinct() -> None:
+    urls = endpoints(30, "allowlist")
+    assert len(set(urls)) == 30 and all("/allowlist/private?item=" in u for u in urls)
+
+
+def test_an_unknown_policy_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.tools.bench import main
+
+    assert main(["10", "--policy", "nope"]) == 2
+    assert "--policy must be a lab policy" in capsys.readouterr().out

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.model.errors import ConfigError, OriginError
@@ -72,6 +72,23 @@ class RemoteEndpoint:
         return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+class LaunchAdjuster(Protocol):
+    """Changes the options corsproof launches (or connects to) a browser with.
+
+    For embedders such as the pytest plugin, whose test suite has launch options of its
+    own. Each method gets the engine and corsproof's options (Playwright's keyword
+    arguments) and returns the ones to use. Never given a probing context's options.
+    """
+
+    def launch(self, engine: Engine, options: dict[str, Any]) -> dict[str, Any]:
+        """Options for ``BrowserType.launch`` (or ``launch_persistent_context``)."""
+        ...
+
+    def connect(self, engine: Engine, options: dict[str, Any]) -> dict[str, Any]:
+        """Options for ``BrowserType.connect`` to a Playwright browser server."""
+        ...
+
+
 @dataclass(frozen=True)
 class EngineChoice:
     """An engine the user asked for, optionally with an explicit executable or a remote."""
@@ -80,6 +97,8 @@ class EngineChoice:
     path: str | None = None
     explicit: bool = False
     remote: RemoteEndpoint | None = None
+    adjust: LaunchAdjuster | None = field(default=None, compare=False, repr=False)
+    """Embedders only (the pytest plugin): merges their launch options into corsproof's."""
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from harness.config import EngineChoice, RemoteEndpoint, is_loopback
+from harness.config import EngineChoice, LaunchAdjuster, RemoteEndpoint, is_loopback
 from harness.engines.paths import find as find_system
 from harness.engines.paths import minibrowser, remote_executable
 from harness.model.errors import (
@@ -118,6 +118,16 @@ class ResolvedEngine:
     """Set when the engine runs on another machine; ``executable`` is then a label."""
     why: str = ""
     """Why this build was picked (``--browser-source``), for the report and the terminal."""
+    adjust: LaunchAdjuster | None = field(default=None, compare=False, repr=False)
+    """The embedder's own launch options, merged in (:attr:`EngineChoice.adjust`)."""
+
+    def launch_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` as the embedder's :class:`LaunchAdjuster` changes them, if any."""
+        return options if self.adjust is None else self.adjust.launch(self.engine, options)
+
+    def connect_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``BrowserType.connect`` options as the embedder's adjuster changes them, if any."""
+        return options if self.adjust is None else self.adjust.connect(self.engine, options)
 
 
 def _playwright_executable(engine: Engine) -> str | None:
@@ -167,6 +177,12 @@ BROWSER_SOURCES = ("auto", "system", "playwright")
 
 
 def resolve(choice: EngineChoice, source: str = "auto") -> ResolvedEngine:
+    """Find an executable for the engine (:func:`_resolve`), keeping ``choice.adjust``."""
+    resolved = _resolve(choice, source)
+    return resolved if choice.adjust is None else replace(resolved, adjust=choice.adjust)
+
+
+def _resolve(choice: EngineChoice, source: str = "auto") -> ResolvedEngine:
     """Find an executable for the engine; raises :class:`EngineMissing` with an install hint.
 
     ``source`` is ``system`` (only the system build, :mod:`harness.system_browsers`),
@@ -334,6 +350,12 @@ COOKIE_CONTROLS_SCRIPT = (
 """Sets Chrome's "third-party cookies" setting to "allow" (0) and reads it back."""
 
 
+def _camel_keys(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Launch options as a browser server reads them from its header: ``executablePath``,
+    not ``executable_path`` (values, such as a preferences dict, are kept as they are)."""
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v for k, v in options.items()}
+
+
 def _remote_failure(engine: Engine, remote: RemoteEndpoint, exc: BaseException) -> str:
     """One line for a browser server that could not give us the browser."""
     line = f"{engine.value} at {remote.display}: {first_line(exc)}"
@@ -343,7 +365,9 @@ def _remote_failure(engine: Engine, remote: RemoteEndpoint, exc: BaseException) 
     return line
 
 
-async def _check_unsafe_server(browser_type: Any, remote: RemoteEndpoint) -> None:
+async def _check_unsafe_server(
+    browser_type: Any, remote: RemoteEndpoint, resolved: ResolvedEngine | None = None
+) -> None:
     """Raise unless the server applies corsproof's executable path, arguments and prefs.
 
     ``playwright run-server`` without ``--unsafe`` silently drops them (measured with
@@ -352,12 +376,15 @@ async def _check_unsafe_server(browser_type: Any, remote: RemoteEndpoint) -> Non
     server that honours the path fails naming it.
     """
     engine = browser_type.name
+    options: dict[str, Any] = {
+        "ws_endpoint": remote.url,
+        "headers": {LAUNCH_OPTIONS_HEADER: json.dumps({"executablePath": UNSAFE_PROBE_PATH})},
+        "timeout": REMOTE_CONNECT_TIMEOUT * 1000,
+    }
+    if resolved is not None:
+        options = resolved.connect_options(options)
     try:
-        stray = await browser_type.connect(
-            remote.url,
-            headers={LAUNCH_OPTIONS_HEADER: json.dumps({"executablePath": UNSAFE_PROBE_PATH})},
-            timeout=REMOTE_CONNECT_TIMEOUT * 1000,
-        )
+        stray = await browser_type.connect(**options)
     except Exception as exc:
         if UNSAFE_PROBE_PATH in str(exc):
             return
@@ -709,7 +736,7 @@ class PlaywrightSession:
             if self.resolved.source != "playwright":
                 kwargs["executable_path"] = self.resolved.executable
             self._persistent = await self._pw.chromium.launch_persistent_context(
-                self._profile_dir, **kwargs
+                self._profile_dir, **self.resolved.launch_options(kwargs)
             )
             self._browser = self._persistent.browser
             if self._browser is None:
@@ -719,11 +746,13 @@ class PlaywrightSession:
             if self.resolved.source != "playwright":
                 fkw["channel"] = "moz-firefox"
                 fkw["executable_path"] = self.resolved.executable
-            self._browser = await self._pw.firefox.launch(**fkw)
+            self._browser = await self._pw.firefox.launch(**self.resolved.launch_options(fkw))
         elif self.resolved.source == "playwright":
             # Playwright's own WebKit build (a user's laptop): labelled as such in the
             # report; it is neither Safari nor the WebKitGTK corsproof tests here.
-            self._browser = await self._pw.webkit.launch(headless=True)
+            self._browser = await self._pw.webkit.launch(
+                **self.resolved.launch_options({"headless": True})
+            )
         else:
             raise LaunchError(f"{engine.value} is not driven through Playwright")
 
@@ -748,22 +777,26 @@ class PlaywrightSession:
         if engine is Engine.CHROMIUM:
             options["args"] = chromium_args(shared=not self.setup.isolate_origins)
             if executable:
-                options["executablePath"] = executable
+                options["executable_path"] = executable
         elif engine is Engine.FIREFOX:
-            options["firefoxUserPrefs"] = self._firefox_prefs()
+            options["firefox_user_prefs"] = self._firefox_prefs()
             if executable:
                 options["channel"] = "moz-firefox"
-                options["executablePath"] = executable
+                options["executable_path"] = executable
         else:
             raise LaunchError(f"{engine.value}: a Playwright browser server cannot run it here")
+        options = self.resolved.launch_options(options)
         browser_type = getattr(self._pw, engine.value)
-        await _check_unsafe_server(browser_type, remote)
+        await _check_unsafe_server(browser_type, remote, self.resolved)
+        connect = self.resolved.connect_options(
+            {
+                "ws_endpoint": remote.url,
+                "headers": {LAUNCH_OPTIONS_HEADER: json.dumps(_camel_keys(options))},
+                "timeout": REMOTE_CONNECT_TIMEOUT * 1000,
+            }
+        )
         try:
-            self._browser = await browser_type.connect(
-                remote.url,
-                headers={LAUNCH_OPTIONS_HEADER: json.dumps(options)},
-                timeout=REMOTE_CONNECT_TIMEOUT * 1000,
-            )
+            self._browser = await browser_type.connect(**connect)
         except Exception as exc:
             raise LaunchError(_remote_failure(engine, remote, exc)) from None
         where = f"{engine.value} ran on a Playwright browser server ({remote.display})"

@@ -57,6 +57,7 @@ def _settings(config: pytest.Config) -> Any:
             timeout=float(ini("corsproof_timeout") or 10.0),
             browser_source=ini("corsproof_browser_source") or "auto",
             cookie_policy=ini("corsproof_cookie_policy") or "both",
+            bind=ini("corsproof_bind") or "127.0.0.1",
         )
     except ValueError as exc:
         raise pytest.UsageError(f"corsproof ini setting: {exc}") from None

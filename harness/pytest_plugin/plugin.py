@@ -12,7 +12,8 @@ Fixtures:
 
 Options: ``--corsproof`` (the config file's endpoints as items), ``--corsproof-config
 FILE``, ``--corsproof-report DIR``; ini ``corsproof_per_class``, ``corsproof_budget``,
-``corsproof_timeout``, ``corsproof_browser_source``, ``corsproof_cookie_policy``. Marker
+``corsproof_timeout``, ``corsproof_browser_source``, ``corsproof_cookie_policy``,
+``corsproof_bind``. Marker
 ``@pytest.mark.cors(allow=[...], ...)``: defaults for the test's ``cors.verify`` calls.
 
 Importing this module costs nothing but pytest: corsproof itself is loaded when a
@@ -36,6 +37,8 @@ _INI = {
     "corsproof_timeout": "per-probe timeout in seconds (default: 10)",
     "corsproof_browser_source": "auto, system or playwright: where browsers come from",
     "corsproof_cookie_policy": "default, permissive or both (default: both)",
+    "corsproof_bind": "address corsproof's proxy listens on; a remote browser (connect_options) "
+    "must reach it (default: 127.0.0.1)",
 }
 
 

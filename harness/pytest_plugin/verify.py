@@ -46,6 +46,8 @@ class Settings:
     timeout: float = 10.0
     browser_source: str = "auto"
     cookie_policy: str = "both"
+    bind: str = "127.0.0.1"
+    """Where corsproof's proxy listens: a remote browser (``connect_options``) must reach it."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def verify_config(
     argv += ["--format", "html,json", "--browser-source", settings.browser_source]
     argv += ["--cookie-policy", cookie_policy or settings.cookie_policy]
     argv += ["--budget", str(settings.budget), "--timeout", str(settings.timeout)]
+    argv += ["--bind", settings.bind]
     argv += ["--lab"] if lab else []
     for flag, values in (
         ("--allow-origin", allow or ()),

@@ -153,7 +153,15 @@ def test_reflect(cors, cors_lab):
 def test_a_passing_and_a_failing_expectation_per_engine(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(test_lab=TESTS)
-    done = run(pytester, *BROWSERS, "--junitxml=junit.xml", "--corsproof-report=cors", "-rA")
+    done = run(
+        pytester,
+        *BROWSERS,
+        "--junitxml=junit.xml",
+        "--corsproof-report=cors",
+        "-rA",
+        "-W",
+        "error::pytest.PytestDeprecationWarning",
+    )
     out = done.stdout.str()
     done.assert_outcomes(passed=len(ENGINES), failed=len(ENGINES))
     for engine in ENGINES:

@@ -97,6 +97,10 @@ def _what_to_test(urls: Sequence[str], openapi: str | None) -> list[str]:
         "# and a finding names the frontend call that breaks. Cookie and token values in",
         "# them are never copied into anything corsproof writes.",
         '# har = ["frontend.har"]',
+        "",
+        "# More origins to try as an attacker's, beside the catalogue's (like --origin):",
+        "# for example the dev frontend, which production must not trust.",
+        '# attacker_origins = ["http://localhost:3000"]',
     ]
     return lines
 
@@ -148,6 +152,9 @@ def _run(table: str) -> list[str]:
         "# unsafe = false  # true allows POST, PUT, PATCH and DELETE against the target",
         '# out = "reports"',
         '# cookie_policy = "both"  # default, permissive or both',
+        "# per_class = 2  # a quick run: at most 2 origins per attacker class (default: all)",
+        "# timeout = 10  # seconds per probe",
+        "# budget = 1800  # seconds for the whole run; then a partial report is written",
     ]
 
 

@@ -17,6 +17,11 @@ from harness.model.results import RunReport
 from harness.pipeline import run_sync
 from harness.serve.lab import Lab, LabRequest
 
+# The plugin's tests (tests/pytest_plugin) run pytest inside pytest. Loaded here, in the
+# one top-level conftest, so `nox -s tests` runs them as they are (a conftest.py of
+# their own would shadow this module, which the other tests import as `conftest`).
+pytest_plugins = ("pytester",)
+
 # The system builds the browser tests drive (harness.engines.paths holds the paths).
 HAVE_CHROMIUM = find_system("chromium")[0] is not None
 HAVE_FIREFOX = find_system("firefox")[0] is not None

@@ -109,11 +109,16 @@ def signature(
     observations: Iterable[Observation], evidence: Mapping[str, Evidence]
 ) -> tuple[tuple[tuple[str, str, str, str], Answer], ...] | None:
     """One endpoint's answers to the witness set, comparable across endpoints; None when
-    any witness probe ended in error or was not judged (nothing to group on)."""
+    no witness probe was judged (nothing to group on).
+
+    A witness that ended in error has no answer and is left out, so that one origin whose
+    page was lost for every endpoint (the usual way a witness fails) does not make every
+    endpoint a group of its own; an endpoint that lost a witness the others kept has a
+    different signature."""
     out = []
     for obs in observations:
         if obs.outcome is Outcome.ERROR:
-            return None
+            continue
         ev = evidence.get(obs.evidence) if obs.evidence else None
         out.append((obs_slot(obs), answer(obs, ev)))
     return tuple(sorted(out, key=lambda item: item[0])) or None
@@ -165,12 +170,17 @@ def agrees(
     rep: Mapping[tuple[str, str, str, str], Observation],
     evidence: Mapping[str, Evidence],
 ) -> bool:
-    """Every witness of the member answered as the representative did at that place."""
+    """Every witness of the member answered as the representative did at that place.
+
+    Where both ended in error neither has a verdict to compare: the member's stays its
+    own (unknown), and is not counted as agreement or as a difference."""
     for obs in member:
-        if obs.outcome is Outcome.ERROR:
-            return False
         theirs = rep.get(obs_slot(obs))
         if theirs is None:
+            return False
+        if obs.outcome is Outcome.ERROR or theirs.outcome is Outcome.ERROR:
+            if obs.outcome is theirs.outcome:
+                continue
             return False
         mine_ev = evidence.get(obs.evidence) if obs.evidence else None
         theirs_ev = evidence.get(theirs.evidence) if theirs.evidence else None

@@ -96,7 +96,11 @@ def bench(n: int, extra: list[str], policy: str | None = None) -> tuple[int, flo
     ]
     for url in endpoints(n, policy):
         argv += ["--target", url]
-    ns = build_parser().parse_args([*argv, "--allow-origin", "https://app.example.com", *extra])
+    # A run cut short by the budget would be timed as if it were complete.
+    budget = [] if "--budget" in extra else ["--budget", "7200"]
+    ns = build_parser().parse_args(
+        [*argv, "--allow-origin", "https://app.example.com", *budget, *extra]
+    )
     config = config_from_args(ns)
     runner = Runner(config, lab=lab)
 
@@ -115,6 +119,10 @@ def bench(n: int, extra: list[str], policy: str | None = None) -> tuple[int, flo
     write_reports(document(report), out / f"n{n}", ["html", "json"])
     report_time = time.monotonic() - t1
     probes = len(runner.observations)
+    if result.partial:
+        print(
+            f"       PARTIAL: the run stopped early ({', '.join(e.message for e in result.errors)})"
+        )
     repeated = sum(1 for o in runner.observations if o.equivalent_to)
     requests, base = asyncio.run(header_baseline(runner, Lab()))
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

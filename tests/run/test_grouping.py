@@ -258,3 +258,22 @@ def test_an_origin_only_the_member_trusts_is_found_by_the_replay() -> None:
         if o.target.endswith("/b") and o.outcome is Outcome.READABLE and o.role is Role.ATTACKER
     ]
     assert read and all(o.equivalent_to is None for o in read)
+
+
+def test_a_witness_lost_on_every_endpoint_does_not_stop_grouping() -> None:
+    specs = specs_for(["a", "b"])
+    lost = next(s.variant.key for s in specs if s.variant.role is Role.ATTACKER)
+
+    def losing(spec: ProbeSpec) -> Outcome:
+        return Outcome.ERROR if spec.variant.key == lost else strict(spec)
+
+    fake = FakeBrowser({"a": losing, "b": losing})
+    summary = fake.run(specs)
+    assert summary is not None and summary.equivalent == 1
+    # The lost origin stays unknown on the member: it is its own error, never a repeat.
+    member_lost = [
+        o for o in fake.observations.values() if o.target.endswith("/b") and o.origin in lost
+    ]
+    assert member_lost and all(
+        o.outcome is Outcome.ERROR and not o.equivalent_to for o in member_lost
+    )

@@ -58,9 +58,7 @@ def test_a_legitimate_origin_outside_this_endpoints_readable_by_is_a_vulnerabili
 
 def test_a_reader_the_run_already_flags_is_referenced_not_repeated() -> None:
     obs = [legit(id="l1"), observation(id="a1", target=T, origin=EVIL, cookie_sent=True)]
-    findings, section = apply_policy(
-        [attacker_finding()], obs, policy(Expectation("/items")), DAY
-    )
+    findings, section = apply_policy([attacker_finding()], obs, policy(Expectation("/items")), DAY)
     assert [f.rule for f in findings] == ["any-origin-read"]
     assert section is not None
     assert section["observed"][0]["beyond"] == [

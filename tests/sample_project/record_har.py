@@ -66,9 +66,7 @@ async def record(out: Path) -> None:
     await asyncio.to_thread(harness.start)
     try:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=find("chromium")[0], headless=True
-            )
+            browser = await pw.chromium.launch(executable_path=find("chromium")[0], headless=True)
             context = await browser.new_context(
                 proxy={"server": harness.proxy.url},
                 ignore_https_errors=True,
@@ -76,8 +74,15 @@ async def record(out: Path) -> None:
                 record_har_content="omit",
             )
             await context.add_cookies(
-                [{"name": "session", "value": COOKIE, "url": LAB_ORIGIN, "sameSite": "None",
-                  "secure": True}]
+                [
+                    {
+                        "name": "session",
+                        "value": COOKIE,
+                        "url": LAB_ORIGIN,
+                        "sameSite": "None",
+                        "secure": True,
+                    }
+                ]
             )
             page = await context.new_page()
             await page.goto(f"https://app.example.com{PROBE_PATH}?role=legitimate")

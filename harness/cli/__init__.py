@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--openapi",
         metavar="FILE|URL",
         help="an OpenAPI 3.0 or 3.1 document (JSON or YAML): every operation becomes a "
-        "target; without --unsafe a state-changing one gets only its preflight checked",
+        "target; without --unsafe a state-changing one is sent as GET with the same headers "
+        "(its preflight checks the headers, not the method)",
     )
     t.add_argument(
         "--base-url",

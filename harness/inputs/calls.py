@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from harness.model.cors import SAFELISTED_HEADERS, needs_preflight
+from harness.model.errors import ConfigError
 
 CREDENTIALS_MODES = ("include", "same-origin", "omit")
 """The fetch ``credentials`` modes a call can have."""
@@ -204,3 +206,20 @@ class Call:
             "preflighted": self.preflighted,
             "state_changing": self.state_changing,
         }
+
+
+def read_capped(path: Path, label: str, limit: int) -> bytes:
+    """The bytes of an input file (OpenAPI document, HAR), at most ``limit`` of them;
+    ConfigError of one line naming ``label`` when it is missing, unreadable or larger."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{label}: cannot read it: {exc.strerror or type(exc).__name__}"
+        ) from None
+    if len(data) > limit:
+        raise ConfigError(f"{label}: larger than {limit // (1024 * 1024)} MiB")
+    return data

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from harness.inputs.calls import Call, is_header_name, media_type
+from harness.inputs.calls import Call, is_header_name, media_type, read_capped
 from harness.model.errors import ConfigError, OriginError
 from harness.model.results import Origin
 
@@ -93,15 +93,7 @@ def load_har(path: Path, *, targets: Sequence[str] | None = None) -> tuple[Call,
 
 
 def _read(path: Path, label: str) -> Any:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_HAR_BYTES + 1)
-    except FileNotFoundError:
-        _fail(label, "no such file")
-    except OSError as exc:
-        _fail(label, f"cannot read it: {exc.strerror or type(exc).__name__}")
-    if len(data) > MAX_HAR_BYTES:
-        _fail(label, f"larger than {MAX_HAR_BYTES // (1024 * 1024)} MiB")
+    data = read_capped(path, label, MAX_HAR_BYTES)
     # The error is raised after its except block: UnicodeDecodeError.object and
     # JSONDecodeError.doc hold the whole file, secrets included, and would ride along
     # as the ConfigError's __context__. (exc.msg never quotes the document.)

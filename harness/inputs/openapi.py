@@ -54,7 +54,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
 from harness.config import parse_target
-from harness.inputs.calls import Call, media_type
+from harness.inputs.calls import Call, media_type, read_capped
 from harness.model.errors import ConfigError, first_line
 
 __all__ = ["FETCH_TIMEOUT", "MAX_DOCUMENT_BYTES", "fetch_url", "load_openapi"]
@@ -116,7 +116,7 @@ def load_openapi(
         uri = source
     else:
         path = base / source
-        data = _read_file(path, label)
+        data = read_capped(path, label, MAX_DOCUMENT_BYTES)
         uri = path.resolve().as_uri()
     doc = parse_document(data, label)
     validator = _validator(doc, label)
@@ -312,7 +312,7 @@ class _RefFiles:
             if len(self._cache) >= _MAX_REF_FILES:
                 _fail(self._label, f"$ref: more than {_MAX_REF_FILES} referenced files")
             shown = f"{self._label}: $ref {Path(name).name}"
-            doc = parse_document(_read_file(Path(name), shown), shown)
+            doc = parse_document(read_capped(Path(name), shown, MAX_DOCUMENT_BYTES), shown)
             self.check_refs(doc, shown)
             self._cache[name] = doc
         return self._cache[name]
@@ -558,19 +558,6 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _read_file(path: Path, label: str) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_DOCUMENT_BYTES + 1)
-    except FileNotFoundError:
-        _fail(label, "no such file")
-    except OSError as exc:
-        _fail(label, f"cannot read it: {exc.strerror or type(exc).__name__}")
-    if len(data) > MAX_DOCUMENT_BYTES:
-        _fail(label, f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
-    return data
 
 
 def _display(url: str) -> str:

@@ -72,6 +72,18 @@ class RemoteEndpoint:
         return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
+"""How a Playwright browser server (``run-server``) is given launch options. It picks
+the browser from the ``x-playwright-browser`` header, which ``connect`` sets itself."""
+
+CONNECT_ENDPOINT = "endpoint"
+"""``BrowserType.connect``'s endpoint parameter: ``endpoint`` in Playwright 1.63, which
+renamed it from ``ws_endpoint`` (a test checks the name against the installed API)."""
+
+ENDPOINT_KEYS = (CONNECT_ENDPOINT, "ws_endpoint")
+"""Where a suite's ``connect_options`` may name the endpoint (either spelling)."""
+
+
 class LaunchAdjuster(Protocol):
     """Changes the options corsproof launches (or connects to) a browser with.
 

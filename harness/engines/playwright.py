@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from harness.config import EngineChoice, LaunchAdjuster, RemoteEndpoint, is_loopback
+from harness.config import (
+    CONNECT_ENDPOINT,
+    LAUNCH_OPTIONS_HEADER,
+    EngineChoice,
+    LaunchAdjuster,
+    RemoteEndpoint,
+    is_loopback,
+)
 from harness.engines.paths import find as find_system
 from harness.engines.paths import minibrowser, remote_executable
 from harness.model.errors import (
@@ -327,10 +334,6 @@ class SessionSetup:
     """One fresh context per origin, with the engines' process isolation as shipped."""
 
 
-LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
-"""How a Playwright browser server (``run-server``) is given launch options. It picks
-the browser from the ``x-playwright-browser`` header, which ``connect`` sets itself."""
-
 REMOTE_CONNECT_TIMEOUT = 45.0
 """Seconds for the browser server to answer and launch the browser (Firefox: 5-9 s)."""
 
@@ -377,7 +380,7 @@ async def _check_unsafe_server(
     """
     engine = browser_type.name
     options: dict[str, Any] = {
-        "ws_endpoint": remote.url,
+        CONNECT_ENDPOINT: remote.url,
         "headers": {LAUNCH_OPTIONS_HEADER: json.dumps({"executablePath": UNSAFE_PROBE_PATH})},
         "timeout": REMOTE_CONNECT_TIMEOUT * 1000,
     }
@@ -790,7 +793,7 @@ class PlaywrightSession:
         await _check_unsafe_server(browser_type, remote, self.resolved)
         connect = self.resolved.connect_options(
             {
-                "ws_endpoint": remote.url,
+                CONNECT_ENDPOINT: remote.url,
                 "headers": {LAUNCH_OPTIONS_HEADER: json.dumps(_camel_keys(options))},
                 "timeout": REMOTE_CONNECT_TIMEOUT * 1000,
             }

@@ -17,11 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.config import ENDPOINT_KEYS, LAUNCH_OPTIONS_HEADER
 from harness.model.results import Engine
-
-LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
-"""The header a Playwright browser server reads launch options from (also
-:data:`harness.engines.playwright.LAUNCH_OPTIONS_HEADER`)."""
 
 REFUSED_CHROMIUM_FLAGS: Mapping[str, str] = {
     "--disable-web-security": "it turns the same-origin policy off, so every probe would read",
@@ -194,8 +191,8 @@ def merge_launch(engine: Engine, ours: Mapping[str, Any], theirs: Mapping[str, A
 def merge_connect(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> Merged:
     """``BrowserType.connect`` options: corsproof's, with a suite's ``connect_options``.
 
-    The endpoint is corsproof's (it was made from the suite's ``ws_endpoint``), and so is
-    the launch-options header, which carries corsproof's merged launch options. The
+    The endpoint is corsproof's (made from the suite's ``endpoint`` or ``ws_endpoint``),
+    and so is the launch-options header, which carries corsproof's merged launch options. The
     suite's other headers (a token for the browser server, say), ``timeout``,
     ``slow_mo`` and ``expose_network`` are taken. Pure.
     """
@@ -213,7 +210,7 @@ def merge_connect(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> Merged:
     if headers:
         out["headers"] = headers
     for key, value in theirs.items():
-        if key not in ("ws_endpoint", "headers"):
+        if key not in (*ENDPOINT_KEYS, "headers"):
             out[key] = value
     return Merged(out, tuple(conflicts))
 

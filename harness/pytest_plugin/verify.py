@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.config import EngineChoice, RemoteEndpoint, RunConfig
+from harness.config import ENDPOINT_KEYS, EngineChoice, RemoteEndpoint, RunConfig
 from harness.model.results import Engine, Shape
 from harness.pytest_plugin.launch import SuiteLaunch
 from harness.pytest_plugin.result import CorsResult
@@ -68,7 +68,8 @@ class Suite:
     def choice(self, adjust: SuiteLaunch) -> EngineChoice:
         """The engine as corsproof takes it, with the suite's options merged at launch."""
         engine = Engine(self.engine)
-        endpoint = (self.connect or {}).get("ws_endpoint")
+        given = self.connect or {}
+        endpoint = next((given[k] for k in ENDPOINT_KEYS if given.get(k)), None)
         if endpoint:
             # The server's own default browser, unless the launch options name one.
             remote = RemoteEndpoint(engine, str(endpoint), executable="")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from harness.config import CONNECT_ENDPOINT, LAUNCH_OPTIONS_HEADER
 from harness.engines.playwright import FIREFOX_PREFS, chromium_args
 from harness.model.results import Engine
 from harness.pytest_plugin.launch import (
-    LAUNCH_OPTIONS_HEADER,
     SuiteLaunch,
     merge_chromium_args,
     merge_connect,
@@ -144,19 +146,22 @@ def test_firefox_args_are_appended_once() -> None:
     assert merged.options["args"] == ["-foo", "-bar"]
 
 
-def test_connect_keeps_our_launch_header_and_takes_their_others() -> None:
+@pytest.mark.parametrize("spelling", ["endpoint", "ws_endpoint"])
+def test_connect_keeps_our_launch_header_and_takes_their_others(spelling: str) -> None:
     ours = {
-        "ws_endpoint": "ws://grid:3000/",
+        CONNECT_ENDPOINT: "ws://grid:3000/",
         "headers": {LAUNCH_OPTIONS_HEADER: '{"headless": true}'},
         "timeout": 45000,
     }
     theirs = {
-        "ws_endpoint": "ws://grid:3000/",
+        spelling: "ws://elsewhere:3000/",
         "headers": {"Authorization": "Bearer t", "X-Playwright-Launch-Options": "{}"},
         "timeout": 120000,
         "expose_network": "<loopback>",
     }
     merged = merge_connect(ours, theirs)
+    assert merged.options[CONNECT_ENDPOINT] == "ws://grid:3000/"
+    assert set(merged.options) == {CONNECT_ENDPOINT, "headers", "timeout", "expose_network"}
     assert merged.options["headers"] == {
         LAUNCH_OPTIONS_HEADER: '{"headless": true}',
         "Authorization": "Bearer t",
@@ -172,4 +177,6 @@ def test_the_adjuster_keeps_each_conflict_once() -> None:
         options = adjust.launch(Engine.CHROMIUM, dict(OURS_CHROMIUM))
         assert "--disable-web-security" not in options["args"]
     assert len(adjust.conflicts()) == 1
-    assert adjust.connect(Engine.CHROMIUM, {"ws_endpoint": "ws://x/"}) == {"ws_endpoint": "ws://x/"}
+    assert adjust.connect(Engine.CHROMIUM, {CONNECT_ENDPOINT: "ws://x/"}) == {
+        CONNECT_ENDPOINT: "ws://x/"
+    }

@@ -4,15 +4,16 @@ options to corsproof's launch (no browser: Playwright is a fake here)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import BrowserType
 
-from harness.config import EngineChoice
+from harness.config import CONNECT_ENDPOINT, LAUNCH_OPTIONS_HEADER, EngineChoice
 from harness.engines.playwright import (
-    LAUNCH_OPTIONS_HEADER,
     UNSAFE_PROBE_PATH,
     PlaywrightSession,
     SessionSetup,
@@ -78,6 +79,8 @@ def test_the_suites_browser_becomes_the_engine_choice() -> None:
     assert local.engine is Engine.FIREFOX and local.path == "/opt/ff/firefox"
     remote = Suite("chromium", {}, {"ws_endpoint": "ws://grid:3000/"}).choice(SuiteLaunch())
     assert remote.remote is not None and remote.remote.url == "ws://grid:3000/"
+    renamed = Suite("chromium", {}, {"endpoint": "ws://grid:3001/"}).choice(SuiteLaunch())
+    assert renamed.remote is not None and renamed.remote.url == "ws://grid:3001/"
     assert remote.remote.executable == ""  # the server's own browser
     assert Suite("chromium", {"a": 1}).key() != Suite("chromium", {"a": 2}).key()
 
@@ -119,7 +122,10 @@ class FakeType:
         self.calls.append(("launch", kw))
         return object()
 
-    async def connect(self, **kw: Any) -> Any:
+    async def connect(self, *args: Any, **kw: Any) -> Any:
+        # The installed Playwright's own signature: a renamed keyword fails here as it
+        # would against a real browser server (1.63 renamed ws_endpoint to endpoint).
+        inspect.signature(BrowserType.connect).bind(self, *args, **kw)
         self.calls.append(("connect", kw))
         options = json.loads(kw["headers"][LAUNCH_OPTIONS_HEADER])
         if options.get("executablePath") == UNSAFE_PROBE_PATH:
@@ -170,6 +176,11 @@ def test_firefox_prefs_merge_and_ours_win(tmp_path: Path) -> None:
     assert kw["channel"] == "moz-firefox"
 
 
+def test_the_endpoint_keyword_is_the_installed_playwrights() -> None:
+    first = list(inspect.signature(BrowserType.connect).parameters)[1]
+    assert first == CONNECT_ENDPOINT
+
+
 def test_a_browser_server_gets_the_merged_options_and_the_suites_headers(tmp_path: Path) -> None:
     connect = {"ws_endpoint": "ws://127.0.0.1:3000/", "headers": {"X-Token": "t"}}
     adjust = SuiteLaunch({"slow_mo": 5}, connect)
@@ -178,7 +189,7 @@ def test_a_browser_server_gets_the_merged_options_and_the_suites_headers(tmp_pat
     probe, real = pw.firefox.calls
     assert probe[1]["headers"]["X-Token"] == "t"  # the --unsafe check reaches it too
     kw = real[1]
-    assert kw["ws_endpoint"] == "ws://127.0.0.1:3000/"
+    assert kw[CONNECT_ENDPOINT] == "ws://127.0.0.1:3000/"
     assert kw["headers"]["X-Token"] == "t"
     options = json.loads(kw["headers"][LAUNCH_OPTIONS_HEADER])
     assert options["slowMo"] == 5 and options["headless"] is True

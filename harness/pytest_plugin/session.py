@@ -4,8 +4,11 @@
 holds. corsproof drives browsers with Playwright's async API, pytest-playwright with
 its sync one, so corsproof's runs happen on an event loop of their own, in a thread
 started once per session; a test waits for its run there. Runs are cached by what
-they measure and done one at a time. With ``--corsproof-report DIR`` each run's HTML
-and JSON report goes to ``DIR/<run>/`` and ``DIR/index.html`` lists them all.
+they measure and done one at a time. The servers (CA, page server, proxy, lab) are
+started once and kept for the session's runs (:class:`harness.serve.stack.SharedServers`),
+restarted only when a run needs an origin they do not serve yet. With
+``--corsproof-report DIR`` each run's HTML and JSON report goes to ``DIR/<run>/`` and
+``DIR/index.html`` lists them all.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class CorsproofHarness:
         self.records: list[RunRecord] = []
         self._cache: dict[Hashable, Any] = {}
         self._lab: Any = None
+        self._servers: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -79,6 +83,15 @@ class CorsproofHarness:
 
             self._lab = Lab()
         return self._lab
+
+    @property
+    def servers(self) -> Any:
+        """The session's servers (:class:`harness.serve.stack.SharedServers`), made once."""
+        if self._servers is None:
+            from harness.serve.stack import SharedServers
+
+            self._servers = SharedServers()
+        return self._servers
 
     def _start(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -135,7 +148,7 @@ class CorsproofHarness:
         holder: list[Any] = []
 
         async def go() -> RunReport:
-            runner = Runner(config, sink=sink, lab=served, redactor=redactor)
+            runner = Runner(config, sink=sink, lab=served, redactor=redactor, servers=self.servers)
             holder.append(runner)
             try:
                 return assemble(await runner.run())
@@ -193,6 +206,8 @@ class CorsproofHarness:
         if self.report_dir is None or not self.records:
             return None
         self.report_dir.mkdir(parents=True, exist_ok=True)
+        # How often the session's servers started: once, unless a run needed new origins.
+        starts = self._servers.starts if self._servers is not None else 0
         rows: list[dict[str, Any]] = [
             {
                 "test": r.label,
@@ -208,7 +223,8 @@ class CorsproofHarness:
             for r in self.records
         ]
         (self.report_dir / "index.json").write_text(
-            json.dumps({"tool": "corsproof", "runs": rows}, indent=2), "utf-8"
+            json.dumps({"tool": "corsproof", "servers_started": starts, "runs": rows}, indent=2),
+            "utf-8",
         )
         cells = "".join(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
@@ -234,7 +250,9 @@ class CorsproofHarness:
         return index
 
     def close(self) -> None:
-        """Stop the loop thread (each run already closed its browsers and servers)."""
+        """Stop the session's servers and the loop thread (each run closed its browsers)."""
+        if self._servers is not None:
+            self._servers.close()
         loop, thread = self._loop, self._thread
         self._loop = self._thread = None
         if loop is None or thread is None:

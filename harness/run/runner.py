@@ -72,7 +72,7 @@ from harness.run.pacing import Pacer, slots_of
 from harness.run.probe import ProbeJudge, WireReader, engine_says, js_spec, target_url
 from harness.run.replay import RateLimiter, Replayer
 from harness.run.session import cookie_header, playwright_cookies, target_pages
-from harness.serve.stack import OPAQUE_HOST, Harness, page_url
+from harness.serve.stack import OPAQUE_HOST, Harness, SharedServers, page_url
 from scenarios.plan import Plan, context_groups, context_slots, make_plan
 
 ORIGIN_PARALLELISM = 8
@@ -106,10 +106,13 @@ class Runner:
         sink: Sink | None = None,
         lab: Any | None = None,
         redactor: Redactor | None = None,
+        servers: SharedServers | None = None,
     ) -> None:
         self.config = config
         self.sink = sink or (lambda _e: None)
         self.lab = lab
+        self.servers = servers
+        """Servers kept across runs (the pytest plugin's session); None: this run's own."""
         self.observations: list[Observation] = []
         self.evidence: dict[str, Evidence] = {}
         self.browsers: list[BrowserInfo] = []
@@ -221,19 +224,25 @@ class Runner:
         self._judge.targets = self._targets_run
         plan = make_plan(self.config, targets)
         self._emit(PlanReady(len(plan.specs), len(targets), len(plan.variants)))
-        harness = Harness(self.config, plan, lab=self.lab)
+        t0 = time.monotonic()
+        shared = self.servers
+        if shared is not None:
+            harness = await asyncio.to_thread(shared.acquire, self.config, plan, self.lab)
+        else:
+            harness = Harness(self.config, plan, lab=self.lab)
         self._harness = harness
         self._wire.harness = harness
-        t0 = time.monotonic()
         try:
-            await asyncio.to_thread(harness.start)
+            if shared is None:
+                await asyncio.to_thread(harness.start)
             self.timings["harness"] = time.monotonic() - t0
             await self._run_all(plan, harness)
         except asyncio.CancelledError:
             self.partial = True
             raise
         finally:
-            await asyncio.to_thread(harness.stop)
+            if shared is None:
+                await asyncio.to_thread(harness.stop)
         self._emit(RunFinished(len(self.observations), self.partial))
         return self.result(plan)
 

@@ -54,6 +54,7 @@ def create_app(redirect_targets: Collection[str]) -> FastAPI:
     """The page-server app. ``redirect_targets`` are the only URLs the redirector sends to."""
     allowed = {_strip(u) for u in redirect_targets}
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.redirect_targets = allowed
 
     # Handlers are async: none blocks, and a sync one costs every request a hop
     # through AnyIO's thread pool in the process that also relays the probes.
@@ -95,6 +96,11 @@ def create_app(redirect_targets: Collection[str]) -> FastAPI:
         return PlainTextResponse("corsproof page server")
 
     return app
+
+
+def allow_redirects(app: FastAPI, targets: Collection[str]) -> None:
+    """Let the running app's redirector send to these targets too (a reused server)."""
+    app.state.redirect_targets.update(_strip(u) for u in targets)
 
 
 def _strip(url: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+from collections.abc import Hashable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -18,7 +19,7 @@ from harness.config import RunConfig
 from harness.model.results import Origin, OriginVariant, ProbeSpec, Role, Via
 from harness.serve import wire
 from harness.serve.ca import RunCA
-from harness.serve.pages import PROBE_PATH, REDIRECT_PATH, create_app
+from harness.serve.pages import PROBE_PATH, REDIRECT_PATH, allow_redirects, create_app
 from harness.serve.relay import Upstream
 from harness.serve.servers import BackgroundServer
 from harness.serve.wire import WireLog
@@ -51,11 +52,19 @@ def probe_url(spec: ProbeSpec, marker: str | None = None) -> str:
 
 
 class Harness:
-    """The servers of one run: CA, page server, optional lab, proxy. Always stop it."""
+    """The servers of one run: CA, page server, optional lab, proxy. Always stop it.
 
-    def __init__(self, config: RunConfig, plan: Plan, *, lab: Any | None = None) -> None:
+    ``served`` is what the servers are started for, when that is more than ``plan``
+    (:class:`SharedServers` serves every plan of a pytest session so far).
+    """
+
+    def __init__(
+        self, config: RunConfig, plan: Plan, *, lab: Any | None = None, served: Plan | None = None
+    ) -> None:
         self.config = config
         self.plan = plan
+        self.served = served or plan
+        """The origins and targets the servers answer for (``plan``'s, or more)."""
         self.lab = lab
         self.ca: RunCA | None = None
         self._servers: list[Any] = []
@@ -65,16 +74,17 @@ class Harness:
         """The lab's plain-http listener for the relay (lab runs with the wire witness)."""
         self.wire = WireLog()
         """What the browsers sent to the targets and what came back (the wire witness)."""
+        self._app: Any = None
 
     def start(self) -> None:
         """Start everything; raises LaunchError with one line when a piece fails."""
         from harness.serve.proxy import ForwardProxy
 
-        hosts = {v.origin.host for v in self.plan.variants if not v.origin.opaque}
+        hosts = {v.origin.host for v in self.served.variants if not v.origin.opaque}
         hosts |= {OPAQUE_HOST.host, REDIRECTOR.host}
-        hosts |= {urlsplit(t).hostname or "" for t in self.plan.targets}
+        hosts |= {urlsplit(t).hostname or "" for t in self.served.targets}
         self.ca = RunCA(sorted(h for h in hosts if h))
-        app = create_app(self.plan.targets)
+        app = self._app = create_app(self.served.targets)
         # Only the proxy (in this process) connects to the page servers, so they stay
         # on loopback whatever --bind says; --bind exposes the proxy alone.
         local = "127.0.0.1"
@@ -106,7 +116,7 @@ class Harness:
             self.lab_port = lab_server.port
         routes: dict[tuple[str, int], tuple[str, int]] = {}
         for variant in [
-            *self.plan.variants,
+            *self.served.variants,
             OriginVariant(OPAQUE_HOST, "host", Role.ATTACKER, "", ""),
             OriginVariant(REDIRECTOR, "host", Role.ATTACKER, "", ""),
         ]:
@@ -146,7 +156,7 @@ class Harness:
         intercept: dict[tuple[str, int], Upstream] = {}
         pages: dict[tuple[str, int], Upstream] = {}
         theirs = target_ssl(self.config.insecure)
-        for target in self.plan.targets:
+        for target in self.served.targets:
             t = Origin.from_url(target)
             key = (t.host, t.port)
             bare = t.host.strip("[]")
@@ -183,6 +193,95 @@ class Harness:
                 server.stop()
         if self.ca is not None:
             self.ca.close()
+
+    def reuse(self, config: RunConfig, plan: Plan) -> None:
+        """Serve the next run's ``plan`` (which :attr:`served` covers) with a fresh wire log.
+
+        A target on an origin already served needs no restart: the proxy routes by host
+        and port, and only the redirector's list of targets grows.
+        """
+        self.config, self.plan = config, plan
+        self.served = widened(self.served, plan)
+        if self._app is not None:
+            allow_redirects(self._app, plan.targets)
+        self.wire = WireLog()
+        if self.proxy is not None:
+            # Read per connection: the next run's browsers open new ones.
+            self.proxy.wire = self.wire
+
+
+def covers(served: Plan, plan: Plan) -> bool:
+    """Whether servers started for ``served`` answer for every origin and target of ``plan``.
+
+    Targets count by origin: the proxy routes (and the CA signs) hosts, not paths.
+    """
+    have = {v.origin for v in served.variants}
+    if not {v.origin for v in plan.variants} <= have:
+        return False
+    return {Origin.from_url(t) for t in plan.targets} <= {
+        Origin.from_url(t) for t in served.targets
+    }
+
+
+def widened(served: Plan, plan: Plan) -> Plan:
+    """A plan (without probes) of the origins and targets of both: what to restart for."""
+    variants = {v.origin: v for v in (*served.variants, *plan.variants)}
+    targets = dict.fromkeys((*served.targets, *plan.targets))
+    return Plan(targets=tuple(targets), variants=tuple(variants.values()), specs=())
+
+
+def _settings(config: RunConfig, lab: Any | None) -> tuple[Hashable, ...]:
+    """What a started Harness was made with besides the plan: if it differs, restart."""
+    return (
+        config.bind,
+        config.wire,
+        config.insecure,
+        config.timeout,
+        tuple(sorted(config.connect_to_map().items())),
+        None if lab is None else id(lab),
+    )
+
+
+class SharedServers:
+    """One :class:`Harness` kept from run to run: the pytest plugin's session servers.
+
+    Each run asks :meth:`acquire` for servers. The running ones are reused when they
+    already answer for the run's origins and targets with the same settings; otherwise
+    they are restarted for the old and the new ones together, so a session's runs soon
+    share one start. Runs happen one at a time. :meth:`close` stops them.
+    """
+
+    def __init__(self) -> None:
+        self._harness: Harness | None = None
+        self._settings: tuple[Hashable, ...] | None = None
+        self.starts = 0
+        """How many times servers were started (a measurement for tests and notes)."""
+
+    def acquire(self, config: RunConfig, plan: Plan, lab: Any | None) -> Harness:
+        """Started servers for ``plan``; raises LaunchError with one line when one fails."""
+        settings = _settings(config, lab)
+        current = self._harness
+        if current is not None and settings == self._settings and covers(current.served, plan):
+            current.reuse(config, plan)
+            return current
+        same = current is not None and settings == self._settings
+        served = widened(current.served, plan) if same and current is not None else plan
+        self.close()
+        harness = Harness(config, plan, lab=lab, served=served)
+        try:
+            harness.start()
+        except BaseException:
+            harness.stop()
+            raise
+        self._harness, self._settings = harness, settings
+        self.starts += 1
+        return harness
+
+    def close(self) -> None:
+        """Stop the servers, if any are running; safe to call twice."""
+        harness, self._harness = self._harness, None
+        if harness is not None:
+            harness.stop()
 
 
 def target_ssl(insecure: bool) -> ssl.SSLContext:

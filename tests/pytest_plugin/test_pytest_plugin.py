@@ -133,6 +133,26 @@ def test_cors_lab_names_each_policys_endpoint(pytester: pytest.Pytester) -> None
     done.assert_outcomes(passed=1)
 
 
+def test_skip_browser_and_only_browser_apply_to_cors_tests(pytester: pytest.Pytester) -> None:
+    # The engine is pytest-playwright's browser_name, so its markers pick the engines;
+    # nothing here calls verify, so no browser starts.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.only_browser("chromium")
+        def test_only(cors):
+            assert cors.suite.engine == "chromium"
+
+        @pytest.mark.skip_browser("chromium")
+        def test_skip(cors):
+            assert cors.suite.engine == "firefox"
+        """
+    )
+    done = run(pytester, "--browser", "chromium", "--browser", "firefox", "-rs")
+    done.assert_outcomes(passed=2, skipped=2)
+
+
 # ------------------------------------------------------------------------ in browsers
 
 TESTS = """

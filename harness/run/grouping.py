@@ -90,6 +90,18 @@ def _headers(ex: HttpExchange | None) -> Answer:
     return (status, cors)
 
 
+def compared(ev: Evidence) -> Evidence:
+    """``ev`` with only what grouping compares of it (status and CORS headers), to keep."""
+
+    def slim(ex: HttpExchange | None) -> HttpExchange | None:
+        if ex is None:
+            return None
+        cors = tuple((k, v) for k, v in ex.response_headers if k.lower().startswith(_CORS))
+        return dataclasses.replace(ex, request_headers=(), response_headers=cors)
+
+    return dataclasses.replace(ev, preflight=slim(ev.preflight), actual=slim(ev.actual))
+
+
 def answer(obs: Observation, evidence: Evidence | None) -> Answer:
     """What grouping compares for one probe: the browser's verdict and the server's
     CORS answer to it (status class and every CORS header, preflight and actual)."""

@@ -65,7 +65,7 @@ from harness.run.events import (
     Sink,
     ToolFailure,
 )
-from harness.run.grouping import grouping_note, run_grouped, usable
+from harness.run.grouping import compared, grouping_note, run_grouped, usable
 from harness.run.lablog import LabLog
 from harness.run.outcomes import ev_key, lost, origin_mismatch, probe_id, unjudged
 from harness.run.pacing import Pacer, slots_of
@@ -135,6 +135,8 @@ class Runner:
             replayed=self._evidence,
         )
         self._ev_tasks: dict[str, asyncio.Future[Evidence]] = {}
+        self._replays: dict[str, asyncio.Future[Evidence | None]] = {}
+        """Grouping's replays by evidence key, shared by every engine and profile."""
         # Variants that send the same Origin (the three ``null`` ones) must not probe at
         # the same time in one browser profile, or the lab cannot tell whose request
         # carried the cookie.
@@ -325,9 +327,11 @@ class Runner:
                 if task.done() and not task.cancelled() and task.exception() is None:
                     self.evidence[key] = task.result()
         finally:
-            for task in self._ev_tasks.values():
-                task.cancel()
-            await asyncio.gather(*self._ev_tasks.values(), return_exceptions=True)
+            pending: list[asyncio.Future[Any]] = [*self._ev_tasks.values()]
+            pending += self._replays.values()
+            for future in pending:
+                future.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await replayer.close()
 
     async def _replay_unwitnessed(self, plan: Plan, replayer: Replayer, spent: float) -> None:
@@ -647,21 +651,33 @@ class Runner:
 
     async def _replay_answers(self, specs: list[ProbeSpec]) -> dict[str, Evidence | None]:
         """What the server answers ``specs`` sent from Python, by spec id (grouping's
-        check of the probes members would repeat). Each distinct request goes once."""
+        check of the probes members would repeat).
+
+        Each distinct request goes once a run: Python sends the same request for every
+        engine and profile, so they share one answer (:func:`compared`, what grouping
+        compares, to keep it small).
+        """
         by_key: dict[str, list[ProbeSpec]] = defaultdict(list)
         for spec in specs:
             by_key[ev_key(spec)].append(spec)
         keys = list(by_key)
 
-        async def one(key: str) -> Evidence | None:
-            spec = by_key[key][0]
+        async def fetch(spec: ProbeSpec) -> Evidence | None:
             if not self.config.wire:
-                return await self._evidence(spec)  # the replay already under way
+                ev: Evidence | None = await self._evidence(spec)  # the replay under way
+                return None if ev is None else compared(ev)
             if self._replayer is None:
                 return None
             with contextlib.suppress(Exception):
-                return await self._replayer.evidence_for(spec)
+                return compared(await self._replayer.evidence_for(spec))
             return None
+
+        async def one(key: str) -> Evidence | None:
+            future = self._replays.get(key)
+            if future is None:
+                future = self._replays[key] = asyncio.ensure_future(fetch(by_key[key][0]))
+            # Another engine may be waiting for it too: a cancelled waiter leaves it be.
+            return await asyncio.shield(future)
 
         answers = await asyncio.gather(*(one(k) for k in keys))
         return {s.id: ev for k, ev in zip(keys, answers, strict=True) for s in by_key[k]}

@@ -3,13 +3,16 @@ becomes a cookie witness."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from builders import observation
 
 from harness.cli import build_parser, config_from_args
-from harness.model.results import Credentials
+from harness.model.results import Credentials, Evidence, HttpExchange, ProbeSpec
 from harness.run.lablog import LabLog
+from harness.run.outcomes import ev_key
+from harness.run.runner import Runner
 from harness.serve.lab import Lab, LabRequest
 from scenarios.plan import Plan, make_plan
 
@@ -100,3 +103,77 @@ def test_the_wire_is_held_against_the_log_and_the_first_disagreement_is_returned
     assert log.check(wrong, spec, logged) is None  # warned once; still counted
     assert log.check(unreached, spec, logged) is None  # never reached: not compared
     assert log.summary()["compared"] == 3 and len(log.summary()["disagreements"]) == 2
+
+
+# ------------------------------------------- grouping's replay: each request once a run
+
+
+class CountingReplayer:
+    """Answers every replay with a full exchange, counting each request it sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.gate = asyncio.Event()
+
+    async def evidence_for(self, spec: ProbeSpec) -> Evidence:
+        self.sent.append(ev_key(spec))
+        await self.gate.wait()
+        origin = spec.variant.origin.serialize()
+        actual = HttpExchange(
+            "GET",
+            spec.target,
+            (("Origin", origin), ("Cookie", "session=s3cret")),
+            200,
+            (("Access-Control-Allow-Origin", origin), ("Content-Type", "text/plain")),
+        )
+        return Evidence(
+            ev_key(spec), spec.target, origin, spec.shape.name, spec.credentials, None, actual
+        )
+
+
+def _runner_with(replayer: CountingReplayer) -> tuple[Runner, list[ProbeSpec]]:
+    cfg = config_from_args(build_parser().parse_args(["verify", "--per-class", "1"]))
+    runner = Runner(cfg, lab=Lab())
+    runner._replayer = replayer  # type: ignore[assignment]
+    specs = list(make_plan(cfg, ["https://api.example.com/allowlist/private"]).specs[:40])
+    return runner, specs
+
+
+def test_engines_share_one_replay_of_each_request() -> None:
+    replayer = CountingReplayer()
+    runner, specs = _runner_with(replayer)
+
+    async def go() -> list[dict[str, Evidence | None]]:
+        waiting = [asyncio.ensure_future(runner._replay_answers(specs)) for _ in range(3)]
+        await asyncio.sleep(0)
+        replayer.gate.set()
+        return list(await asyncio.gather(*waiting))
+
+    first, *others = asyncio.run(go())
+    assert sorted(replayer.sent) == sorted({ev_key(s) for s in specs})  # once each
+    assert all(other == first for other in others)
+    ev = first[specs[0].id]
+    assert ev is not None and ev.actual is not None and ev.actual.status == 200
+    # Kept small: what grouping compares, without the request or other headers.
+    assert ev.actual.request_headers == ()
+    assert [k for k, _ in ev.actual.response_headers] == ["Access-Control-Allow-Origin"]
+
+
+def test_a_cancelled_engine_does_not_cancel_anothers_replay() -> None:
+    replayer = CountingReplayer()
+    runner, specs = _runner_with(replayer)
+
+    async def go() -> dict[str, Evidence | None]:
+        gone = asyncio.ensure_future(runner._replay_answers(specs))
+        for _ in range(3):  # until its replays are sent and it waits for the answers
+            await asyncio.sleep(0)
+        stays = asyncio.ensure_future(runner._replay_answers(specs))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.sleep(0)
+        replayer.gate.set()
+        return await stays
+
+    answers = asyncio.run(go())
+    assert all(answers[s.id] is not None for s in specs)
+    assert len(replayer.sent) == len({ev_key(s) for s in specs})
